@@ -1,0 +1,115 @@
+"""Schema shared by every calibration file: a number, its unit, and where it comes from.
+
+Every hardware number the simulator uses is a :class:`Cited` value in a YAML file of this
+package. ``source`` names the paper and table/figure, or starts with ``"assumption:"`` followed
+by why the value was chosen; :attr:`Cited.assumed` tells the two apart so that reports can list
+what is assumed. Loading validates the file with the chip's pydantic model and, on error, names
+the file and the dotted path of the offending field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ASSUMPTION = "assumption:"
+
+
+class CalibrationError(ValueError):
+    """A calibration or reference file is missing, unreadable or invalid."""
+
+
+class Cited(BaseModel):
+    """A number with its unit and source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float
+    unit: str = Field(min_length=1)
+    source: str = Field(min_length=3, description="paper + table/figure, or 'assumption: why'")
+    note: str = ""
+
+    @field_validator("source")
+    @classmethod
+    def _assumption_says_why(cls, v: str) -> str:
+        if v.lower().startswith(ASSUMPTION) and len(v) <= len(ASSUMPTION) + 3:
+            raise ValueError("an assumption must say why ('assumption: <reason>')")
+        return v
+
+    @property
+    def assumed(self) -> bool:
+        return self.source.lower().startswith(ASSUMPTION)
+
+
+class Reference(BaseModel):
+    """A published aggregate measurement (not a per-operation cost) to check the model against.
+
+    ``use`` says whether a fit may use it (``fit``) or it is kept out of every fit
+    (``held_out``) and only reported."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    chip: Literal["seneca", "spinnaker2"]
+    quantity: str = Field(min_length=1, description="what is measured, e.g. 'chip power'")
+    value: float
+    unit: str = Field(min_length=1)
+    source: str = Field(min_length=3)
+    conditions: dict[str, float | int | str] = Field(default_factory=dict)
+    use: Literal["fit", "held_out"]
+
+
+class ReferenceSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    references: list[Reference]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _field_path(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def load_yaml(path: str | Path, model: type[M]) -> M:
+    """Read ``path`` and validate it as ``model``; errors name the file and the field."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as e:
+        raise CalibrationError(f"{path}: no such calibration file") from e
+    except yaml.YAMLError as e:
+        raise CalibrationError(f"{path}: not valid YAML: {e}") from e
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"field '{_field_path(err['loc'])}': {err['msg']}" for err in e.errors())
+        raise CalibrationError(f"{path}: invalid {model.__name__}: {problems}") from e
+
+
+def assumptions(model: BaseModel, prefix: str = "") -> dict[str, Cited]:
+    """Every assumed :class:`Cited` value inside ``model``, by dotted field path."""
+    return {k: v for k, v in cited_values(model, prefix).items() if v.assumed}
+
+
+def cited_values(model: BaseModel, prefix: str = "") -> dict[str, Cited]:
+    """Every :class:`Cited` value inside ``model`` (recursively), by dotted field path."""
+    out: dict[str, Cited] = {}
+    for name in type(model).model_fields:
+        v = getattr(model, name)
+        path = f"{prefix}{name}"
+        if isinstance(v, Cited):
+            out[path] = v
+        elif isinstance(v, BaseModel):
+            out.update(cited_values(v, path + "."))
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                if isinstance(item, Cited):
+                    out[f"{path}.{k}"] = item
+                elif isinstance(item, BaseModel):
+                    out.update(cited_values(item, f"{path}.{k}."))
+    return out

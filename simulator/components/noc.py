@@ -1,0 +1,279 @@
+"""Packet-switched network on chip over any networkx graph.
+
+Routing is dimension-order (x first, then y) on meshes whose nodes are ``(x, y)`` tuples, or
+shortest path on any graph. A multicast packet travels the tree that is the union of its routes
+from the source, so each link of the tree carries one copy and routers duplicate the packet
+where branches split. Every directed link is a FIFO server: a packet holds it for its
+serialisation time (``ceil(bits / link_width_bits)`` NoC cycles), so packets sharing a link
+queue behind each other; after the link, the next router adds its latency.
+
+Links are modelled by the time they next fall free, not by SimPy resources: for a FIFO server
+of capacity one this gives exactly the schedule a ``simpy.Resource`` would (requests are granted
+in the order they arrive), with one SimPy event per hop instead of three. The NoC is the most
+frequent component of every job, so this is where the event budget goes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
+
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+
+from simulator.components.base import Component
+from simulator.ledger import Category, Tags
+
+if TYPE_CHECKING:
+    from simulator.engine import Engine
+
+Node = Hashable
+
+
+class NocConfig(BaseModel):
+    """Router and link parameters; cycles are in the NoC's own clock (``clock_hz``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clock_hz: PositiveInt
+    routing: Literal["xy", "shortest"] = "xy"
+    router_latency_cycles: NonNegativeInt = Field(description="per hop, NoC cycles")
+    link_width_bits: PositiveInt = Field(description="bits a link moves per NoC cycle")
+    header_bits: NonNegativeInt
+    max_payload_bits: PositiveInt
+    inject_energy_pj: NonNegativeFloat = Field(description="per packet, at the source")
+    hop_energy_pj: NonNegativeFloat = Field(description="per packet copy per link traversed")
+    hop_energy_per_bit_pj: NonNegativeFloat = Field(description="per bit per link traversed")
+    static_power_w: NonNegativeFloat = 0.0
+
+
+def mesh_graph(width: int, height: int, missing: Iterable[tuple[int, int]] = ()) -> nx.Graph:
+    """A ``width`` x ``height`` 2-D mesh with ``(x, y)`` nodes, minus the ``missing`` nodes."""
+    g = nx.grid_2d_graph(width, height)
+    g.remove_nodes_from(list(missing))
+    return g
+
+
+@dataclass(slots=True)
+class Packet:
+    id: int
+    src: str
+    dsts: tuple[str, ...]
+    payload_bits: int
+    bits: int
+    link_cycles: int  # chip-clock cycles the packet occupies each link
+    data: Any
+    tags: Tags
+    sent_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A cached multicast route: per node, (endpoints to deliver to, next nodes)."""
+
+    src_node: Node
+    dsts: tuple[str, ...]
+    steps: dict
+    edges: tuple
+
+
+class Noc(Component):
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        config: NocConfig,
+        graph: nx.Graph,
+        record_deliveries: bool = False,
+    ) -> None:
+        super().__init__(engine, name, config.static_power_w)
+        if graph.number_of_nodes() == 0:
+            raise ValueError(f"{name}: empty topology")
+        self.config = config
+        self.graph = graph.to_directed() if not graph.is_directed() else graph
+        self.link_free_at: dict[tuple[Node, Node], int] = dict.fromkeys(self.graph.edges, 0)
+        self._traffic: Counter = Counter()  # (plan edges, bits) -> packets sent
+        self._link_cycles: dict[int, int] = {}
+        self._endpoints: dict[str, tuple[Node, Callable[[Packet], None]]] = {}
+        self._at_node: dict[Node, list[str]] = {}
+        self._trees: dict[tuple[Node, frozenset], dict[Node, tuple[Node, ...]]] = {}
+        self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
+        self._ids = itertools.count()
+        self._router_cycles = engine.to_cycles(config.router_latency_cycles, config.clock_hz)
+        self.sent = 0
+        self.delivered = 0
+        self.expected = 0
+        self.deliveries: Counter | None = Counter() if record_deliveries else None
+
+    # -- topology -----------------------------------------------------------------------------
+    def attach(self, endpoint: str, node: Node, deliver: Callable[[Packet], None]) -> None:
+        """Connect an endpoint (a core) at ``node``; ``deliver`` receives its packets."""
+        if node not in self.graph:
+            raise ValueError(f"{self.name}: node {node!r} is not in the topology")
+        if endpoint in self._endpoints:
+            raise ValueError(f"{self.name}: endpoint {endpoint!r} attached twice")
+        self._endpoints[endpoint] = (node, deliver)
+        self._at_node.setdefault(node, []).append(endpoint)
+
+    def node_of(self, endpoint: str) -> Node:
+        return self._endpoints[endpoint][0]
+
+    def route(self, src: Node, dst: Node) -> list[Node]:
+        """Nodes from ``src`` to ``dst`` inclusive, by the configured routing."""
+        if self.config.routing == "shortest":
+            return nx.shortest_path(self.graph, src, dst)
+        (x, y), (x1, y1) = src, dst
+        path = [(x, y)]
+        while x != x1:
+            x += 1 if x1 > x else -1
+            path.append((x, y))
+        while y != y1:
+            y += 1 if y1 > y else -1
+            path.append((x, y))
+        for a, b in itertools.pairwise(path):
+            if (a, b) not in self.link_free_at:
+                raise ValueError(
+                    f"{self.name}: XY route {src} -> {dst} needs link {a} -> {b}, which the "
+                    "topology lacks; use routing='shortest' for irregular graphs"
+                )
+        return path
+
+    def tree(self, src: Node, dst_nodes: frozenset) -> dict[Node, tuple[Node, ...]]:
+        """Multicast tree as ``node -> children``: the union of the routes to every target."""
+        key = (src, dst_nodes)
+        tree = self._trees.get(key)
+        if tree is None:
+            children: dict[Node, list[Node]] = {}
+            for d in sorted(dst_nodes, key=repr):
+                for a, b in itertools.pairwise(self.route(src, d)):
+                    kids = children.setdefault(a, [])
+                    if b not in kids:
+                        kids.append(b)
+            tree = {n: tuple(k) for n, k in children.items()}
+            if any(len(set(_parents(tree, n))) > 1 for n in _all(tree)):
+                raise ValueError(f"{self.name}: routes from {src} do not form a tree")
+            self._trees[key] = tree
+        return tree
+
+    def _plan(self, src: str, dsts: tuple[str, ...]) -> _Plan:
+        """Per node of the multicast tree: which endpoints to deliver to, which links to take."""
+        key = (src, dsts)
+        dsts = tuple(dict.fromkeys(dsts))
+        if not dsts:
+            raise ValueError(f"{self.name}: packet from {src!r} has no destination")
+        for d in (src, *dsts):
+            if d not in self._endpoints:
+                raise ValueError(f"{self.name}: unknown endpoint {d!r}")
+        src_node = self._endpoints[src][0]
+        tree = self.tree(src_node, frozenset(self._endpoints[d][0] for d in dsts))
+        steps = {}
+        for node in {src_node} | _all(tree):
+            here = tuple((ep, self._endpoints[ep][1]) for ep in self._at_node.get(node, ())
+                         if ep in dsts)
+            steps[node] = (here, tree.get(node, ()))
+        edges = tuple((u, v) for u, kids in tree.items() for v in kids)
+        plan = _Plan(src_node, dsts, steps, edges)
+        self._plans[key] = plan
+        return plan
+
+    @property
+    def link_bits(self) -> Counter:
+        """Bits carried per directed link (NoC traffic), over the whole run."""
+        out: Counter = Counter()
+        for (edges, bits), n in self._traffic.items():
+            for e in edges:
+                out[e] += bits * n
+        return out
+
+    @property
+    def link_packets(self) -> Counter:
+        """Packet copies carried per directed link."""
+        out: Counter = Counter()
+        for (edges, _), n in self._traffic.items():
+            for e in edges:
+                out[e] += n
+        return out
+
+    # -- traffic ------------------------------------------------------------------------------
+    def send(
+        self,
+        src: str,
+        dsts: Iterable[str],
+        payload_bits: int,
+        data: Any = None,
+        tags: Tags = (),
+    ) -> Packet:
+        """Inject a unicast (one destination) or multicast packet from endpoint ``src``.
+
+        Hop energy is charged here for every link of the tree (it does not depend on when
+        the hop happens); link occupancy and delivery times are simulated hop by hop."""
+        cfg = self.config
+        dsts = tuple(dsts)
+        plan = self._plans.get((src, dsts)) or self._plan(src, dsts)
+        bits = cfg.header_bits + payload_bits
+        link_cycles = self._link_cycles.get(bits)
+        if link_cycles is None:
+            if not 0 <= payload_bits <= cfg.max_payload_bits:
+                raise ValueError(f"{self.name}: payload of {payload_bits} bits outside "
+                                 f"[0, {cfg.max_payload_bits}]")
+            link_cycles = self.engine.to_cycles(-(-bits // cfg.link_width_bits), cfg.clock_hz)
+            self._link_cycles[bits] = link_cycles
+        p = Packet(next(self._ids), src, plan.dsts, payload_bits, bits, link_cycles, data, tags,
+                   self.env.now)
+        self.sent += 1
+        self.expected += len(plan.dsts)
+        charge = self.engine.ledger.charge
+        charge(self.name, "inject", Category.COMMUNICATION, 1, 0, cfg.inject_energy_pj, tags)
+        hops = len(plan.edges)
+        if hops:
+            charge(self.name, "hop", Category.COMMUNICATION, hops,
+                   hops * (link_cycles + self._router_cycles),
+                   hops * (cfg.hop_energy_pj + bits * cfg.hop_energy_per_bit_pj), tags)
+            self._traffic[(plan.edges, bits)] += 1
+        self._arrive(p, plan.steps, plan.src_node)
+        return p
+
+    def _arrive(self, p: Packet, steps: dict, node: Node, _event: object = None) -> None:
+        here, kids = steps[node]
+        for ep, deliver in here:
+            self.delivered += 1
+            if self.deliveries is not None:
+                self.deliveries[(p.id, ep)] += 1
+            deliver(p)
+        if not kids:
+            return
+        env, timeline, free_at = self.env, self.engine.timeline, self.link_free_at
+        now = env.now
+        ser = p.link_cycles
+        for nxt in kids:
+            link = (node, nxt)
+            start = free_at[link]
+            if start < now:
+                start = now
+            free_at[link] = start + ser
+            if timeline is not None:
+                timeline.span(f"{self.name}.link{node}->{nxt}", f"pkt{p.id}", start, start + ser)
+            env.timeout(start - now + ser + self._router_cycles).callbacks.append(
+                partial(self._arrive, p, steps, nxt)
+            )
+
+    def pending(self) -> str | None:
+        # A copy in flight always has a destination downstream, so outstanding deliveries
+        # cover packets in flight too.
+        if self.delivered != self.expected:
+            return f"{self.expected - self.delivered} deliveries outstanding"
+        return None
+
+
+def _all(tree: dict) -> set:
+    return set(tree) | {c for kids in tree.values() for c in kids}
+
+
+def _parents(tree: dict, node: Node) -> list:
+    return [n for n, kids in tree.items() if node in kids]

@@ -1,0 +1,170 @@
+"""Reading job outputs (RWKV ``result.json``, EGRU ``sweep.csv``/``sweep.json``) for plotting.
+
+Plots consume files or the dicts a job returns, never job internals. Inputs are checked here,
+once, so a wrong file fails with the file and the missing key named rather than with a
+``KeyError`` deep inside matplotlib code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from simulator.plots.style import CATEGORIES
+
+SUB_BLOCKS: tuple[str, ...] = ("time_mix", "channel_mix", "block")
+MODES: tuple[str, ...] = ("dense", "sparse")
+SWEEP_KEYS: tuple[str, ...] = (
+    "pes", "strategy", "fits", "max_pe_bytes", "overflow_bytes", "latency_s", "energy_j",
+)
+#: Keys under which a breakdown row may say whether it belongs to the dense or sparse run.
+MODE_KEYS: tuple[str, ...] = ("mode", "variant", "model")
+
+
+class PlotInputError(ValueError):
+    """An input file or dict lacks what a plot needs; the message names the file and key."""
+
+
+def _where(source: str | Path | None) -> str:
+    return f"{source}: " if source else ""
+
+
+def _require(obj: Any, keys: Sequence[str], where: str, source: str | Path | None) -> None:
+    if not isinstance(obj, Mapping):
+        raise PlotInputError(f"{_where(source)}{where} should be an object, got "
+                             f"{type(obj).__name__}")
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise PlotInputError(f"{_where(source)}missing key {', '.join(map(repr, missing))} in "
+                             f"{where}")
+
+
+def _read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise PlotInputError(f"{path}: no such file") from None
+    except json.JSONDecodeError as e:
+        raise PlotInputError(f"{path}: not valid JSON ({e})") from None
+
+
+# -- RWKV result ------------------------------------------------------------------------------
+def check_result(result: Any, source: str | Path | None = None) -> dict:
+    """Validate an ``rwkv-token`` result (the summary part every breakdown figure needs)."""
+    _require(result, MODES, "the result", source)
+    for mode in MODES:
+        _require(result[mode], SUB_BLOCKS, f"result[{mode!r}]", source)
+        for sub in SUB_BLOCKS:
+            _require(result[mode][sub], (*CATEGORIES, "total"), f"result[{mode!r}][{sub!r}]",
+                     source)
+            for cat in (*CATEGORIES, "total"):
+                _require(result[mode][sub][cat], ("energy_j", "latency_s"),
+                         f"result[{mode!r}][{sub!r}][{cat!r}]", source)
+    return result
+
+
+def load_result(path: str | Path) -> dict:
+    """Read and validate ``result.json`` written by ``nmsim rwkv-token --out``."""
+    return check_result(_read_json(path), path)
+
+
+def breakdown_rows(result: Mapping, source: str | Path | None = None) -> dict[str, list[dict]]:
+    """Per-operation rows split by run (``dense``/``sparse``).
+
+    Accepts the row list with a mode key on each row, a ``{"dense": [...], "sparse": [...]}``
+    mapping, or rows stored under each run (``result["dense"]["breakdown"]``)."""
+    if "breakdown" not in result and all("breakdown" in result.get(m, {}) for m in MODES):
+        raw: Any = {m: result[m]["breakdown"] for m in MODES}
+    else:
+        _require(result, ("breakdown",), "the result", source)
+        raw = result["breakdown"]
+    if isinstance(raw, Mapping):
+        out = {str(m): list(rows) for m, rows in raw.items()}
+    else:
+        out = {}
+        for i, row in enumerate(raw):
+            _require(row, ("operation", "category"), f"breakdown row {i}", source)
+            mode = next((str(row[k]) for k in MODE_KEYS if k in row), "all")
+            out.setdefault(mode, []).append(row)
+    for mode, rows in out.items():
+        for i, row in enumerate(rows):
+            _require(row, ("operation", "category"), f"breakdown[{mode!r}] row {i}", source)
+    return out
+
+
+def provenance_line(result: Mapping) -> str:
+    """One line for a subtitle: chip, trace kind (real/synthetic) and profile or model."""
+    prov = result.get("provenance") or {}
+    parts = []
+    chip = prov.get("chip") or Path(str(prov.get("chip_config", ""))).stem
+    if chip:
+        parts.append(str(chip))
+    kind = prov.get("trace_kind") or prov.get("trace")
+    if kind:
+        parts.append(f"{kind} trace")
+    for key in ("profile", "model"):
+        if prov.get(key):
+            parts.append(f"{key} {prov[key]}")
+    if prov.get("tokens"):
+        parts.append(f"{prov['tokens']} tokens averaged")
+    return " · ".join(parts)
+
+
+# -- EGRU sweep -------------------------------------------------------------------------------
+def _number(text: str) -> float:
+    return float(text) if text not in ("", "None", "nan", "NaN") else math.nan
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def check_sweep(points: Any, source: str | Path | None = None, keys: Sequence[str] = SWEEP_KEYS
+                ) -> list[dict]:
+    """Validate sweep points and normalise their types (``pes`` int, ``fits`` bool)."""
+    if not isinstance(points, Sequence) or isinstance(points, str | bytes):
+        raise PlotInputError(f"{_where(source)}a sweep should be a list of points, got "
+                             f"{type(points).__name__}")
+    if not points:
+        raise PlotInputError(f"{_where(source)}the sweep has no points")
+    out = []
+    for i, p in enumerate(points):
+        _require(p, keys, f"sweep point {i}", source)
+        q = dict(p)
+        q["pes"] = int(q["pes"])
+        q["fits"] = _bool(q["fits"])
+        q["strategy"] = str(q["strategy"])
+        for k in ("max_pe_bytes", "overflow_bytes", "latency_s", "energy_j"):
+            if k in q:
+                q[k] = math.nan if q[k] is None else float(q[k])
+        out.append(q)
+    return out
+
+
+def load_sweep(path: str | Path, keys: Sequence[str] = SWEEP_KEYS) -> list[dict]:
+    """Read ``sweep.csv`` (one row per point) or ``sweep.json`` (a list of points)."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return check_sweep(_read_json(path), path, keys)
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise PlotInputError(f"{path}: no such file") from None
+    if rows and (missing := [k for k in keys if k not in rows[0]]):
+        raise PlotInputError(f"{path}: missing column {', '.join(map(repr, missing))}")
+    for row in rows:
+        for k, v in row.items():
+            if k not in ("strategy", "fits") and isinstance(v, str):
+                try:
+                    row[k] = _number(v)
+                except ValueError:
+                    pass  # a text column (e.g. a model name): keep it as it is
+    return check_sweep(rows, path, keys)

@@ -87,7 +87,9 @@ def load_yaml(path: str | Path, model: type[M]) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(f"field '{_field_path(err['loc'])}': {err['msg']}" for err in e.errors())
+        problems = "; ".join(
+            f"field '{_field_path(err['loc'])}': {err['msg']}" for err in e.errors()
+        )
         raise CalibrationError(f"{path}: invalid {model.__name__}: {problems}") from e
 
 

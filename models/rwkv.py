@@ -47,7 +47,7 @@ SITE_SUFFIXES: tuple[str, ...] = (
 SiteFn = Callable[[str, Tensor], Tensor]
 
 #: Default chunk length of the sequence-mode recurrence (memory vs Python-loop trade-off).
-DEFAULT_CHUNK = 32
+DEFAULT_CHUNK = 16
 
 
 def _identity_site(name: str, x: Tensor) -> Tensor:
@@ -64,7 +64,9 @@ def site_suffix(name: str) -> str:
     """``blocks.3.att.key`` -> ``att.key``."""
     m = re.fullmatch(r"blocks\.\d+\.(att|ffn)\.(\w+)", name)
     if m is None or f"{m[1]}.{m[2]}" not in SITE_SUFFIXES:
-        raise ValueError(f"{name!r} is not an RWKV-4 site name (blocks.<i>.<{'|'.join(SITE_SUFFIXES)}>)")
+        raise ValueError(
+            f"{name!r} is not an RWKV-4 site name (blocks.<i>.<{'|'.join(SITE_SUFFIXES)}>)"
+        )
     return f"{m[1]}.{m[2]}"
 
 
@@ -111,9 +113,10 @@ def wkv(
     """WKV over ``(B, T, C)`` keys/values from state ``(aa, bb, pp)``; returns (wkv, aa, bb, pp).
 
     ``w = -exp(time_decay)`` (per-step log decay), ``u = time_first`` (bonus of the current
-    token). Output at step t: ``(sum_{i<t} e^{(t-1-i)w + k_i} v_i + e^{u + k_t} v_t + e^{pp + tw} aa)
-    / (same with v = 1, aa -> bb)``, evaluated chunk by chunk with a running maximum so nothing
-    overflows. A one-token chunk is exactly the reference RNN step.
+    token). Output at step t:
+    ``(sum_{i<t} e^{(t-1-i)w + k_i} v_i + e^{u + k_t} v_t + e^{pp + tw} aa) / (same, v = 1, bb)``,
+    evaluated chunk by chunk with a running maximum so nothing overflows. A one-token chunk is
+    exactly the reference RNN step.
     """
     out = []
     for s in range(0, k.shape[1], chunk):
@@ -415,7 +418,8 @@ def load_tokenizer(spec: str) -> Callable[[str], list[int]]:
     vocabulary shipped in the ``rwkv`` package), or a HuggingFace ``tokenizer.json`` path
     (e.g. the Pile models' ``20B_tokenizer.json``; needs the ``tokenizers`` package)."""
     if spec == "char":
-        return CharTokenizer(json.loads(artifact_path(TINY_META).read_text("utf-8"))["vocab"]).encode
+        vocab = json.loads(artifact_path(TINY_META).read_text("utf-8"))["vocab"]
+        return CharTokenizer(vocab).encode
     if spec == "world":
         from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
 
@@ -435,6 +439,16 @@ def windows(ids: Sequence[int] | Tensor, ctx_len: int) -> Tensor:
     if n < 1:
         raise ValueError(f"need at least {ctx_len + 1} tokens for one window, got {len(ids)}")
     return torch.stack([ids[i * ctx_len : i * ctx_len + ctx_len + 1] for i in range(n)])
+
+
+def sample_windows(ids: Sequence[int] | Tensor, n: int, ctx_len: int, seed: int) -> Tensor:
+    """``n`` windows of ``ctx_len + 1`` tokens at random positions (fixed seed)."""
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    if len(ids) <= ctx_len + 1:
+        raise ValueError(f"need more than {ctx_len + 1} tokens, got {len(ids)}")
+    gen = torch.Generator().manual_seed(seed)
+    starts = torch.randint(0, len(ids) - ctx_len - 1, (n,), generator=gen)
+    return torch.stack([ids[s : s + ctx_len + 1] for s in starts.tolist()])
 
 
 @torch.no_grad()

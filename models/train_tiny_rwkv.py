@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from models.rwkv import (
+    RWKV4,
     TINY_CHECKPOINT,
     TINY_META,
     CharTokenizer,
-    RWKV4,
     RWKVConfig,
     artifact_path,
     load_rwkv4,
@@ -41,7 +41,7 @@ SEED = 0
 N_LAYER, N_EMBD = 4, 128
 CTX_LEN = 128
 BATCH = 16
-STEPS = 1200
+STEPS = 1000
 LR_MAX, LR_MIN, WARMUP = 2e-3, 1e-4, 50
 
 

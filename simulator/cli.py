@@ -13,6 +13,11 @@ from collections.abc import Sequence
 
 #: Modules that register commands, in the order their commands are listed in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "simulator.commands.trace_rwkv",
+    "simulator.commands.sparsify_rwkv",
+    "simulator.commands.plot",
+    "simulator.commands.calibrate",
+    "simulator.commands.egru_sweep",
 )
 
 

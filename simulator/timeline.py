@@ -57,7 +57,9 @@ class Timeline:
                 "dur": (end - start) * us,
                 "args": {"start_cycle": start, "end_cycle": end},
             }
-            for track, name, start, end in self.spans
+            for track, name, start, end in (
+                (t, n, _plain(a), _plain(b)) for t, n, a, b in self.spans
+            )
         ]
         return {
             "traceEvents": events,
@@ -69,3 +71,9 @@ class Timeline:
         path = Path(path)
         path.write_text(json.dumps(self.to_trace_events(clock_hz, process_name)))
         return path
+
+
+def _plain(cycle: float) -> int | float:
+    """A Python number for JSON: spans may carry numpy integers (cycles computed with numpy)."""
+    value = float(cycle)
+    return int(value) if value.is_integer() else value

@@ -198,7 +198,9 @@ class Trace:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            raise TraceError(f"{src}: not a readable trace file (corrupted or truncated): {e}") from e
+            raise TraceError(
+                f"{src}: not a readable trace file (corrupted or truncated): {e}"
+            ) from e
         if "meta" not in arrays:
             raise TraceError(f"{src}: no 'meta' entry; not an nmsim trace")
         try:

@@ -1,7 +1,9 @@
 """Packet-switched network on chip over any networkx graph.
 
 Routing is dimension-order (x first, then y) on meshes whose nodes are ``(x, y)`` tuples, or
-shortest path on any graph. A multicast packet travels the tree that is the union of its routes
+shortest path on any graph. Shortest routes from one source all come from one breadth-first
+tree, so the routes of a multicast always merge into a tree (independent shortest paths on a
+mesh with holes need not). A multicast packet travels the tree that is the union of its routes
 from the source, so each link of the tree carries one copy and routers duplicate the packet
 where branches split. Every directed link is a FIFO server: a packet holds it for its
 serialisation time (``ceil(bits / link_width_bits)`` NoC cycles), so packets sharing a link
@@ -104,6 +106,7 @@ class Noc(Component):
         self._at_node: dict[Node, list[str]] = {}
         self._trees: dict[tuple[Node, frozenset], dict[Node, tuple[Node, ...]]] = {}
         self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
+        self._bfs: dict[Node, dict[Node, list[Node]]] = {}
         self._ids = itertools.count()
         self._router_cycles = engine.to_cycles(config.router_latency_cycles, config.clock_hz)
         self.sent = 0
@@ -127,7 +130,12 @@ class Noc(Component):
     def route(self, src: Node, dst: Node) -> list[Node]:
         """Nodes from ``src`` to ``dst`` inclusive, by the configured routing."""
         if self.config.routing == "shortest":
-            return nx.shortest_path(self.graph, src, dst)
+            paths = self._bfs.get(src)
+            if paths is None:
+                paths = self._bfs[src] = nx.single_source_shortest_path(self.graph, src)
+            if dst not in paths:
+                raise ValueError(f"{self.name}: no route from {src!r} to {dst!r}")
+            return list(paths[dst])
         (x, y), (x1, y1) = src, dst
         path = [(x, y)]
         while x != x1:

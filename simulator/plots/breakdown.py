@@ -94,14 +94,16 @@ def breakdown_figure(
     fig = new_figure(13, 5.6)
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.25])
     _category_panel(left, category_table(result, metric, by), metric, percent, by)
-    _operation_panel(right, operation_table(result, metric, top), metric, percent)
+    ops = operation_table(result, metric, top)
+    _operation_panel(right, ops, metric, percent)
     what = "energy" if metric == "energy" else "latency"
     title = f"One RWKV block, one token: {what} by category and by operation"
     sub = provenance_line(result)
     fig.suptitle(title + (f"\n{sub}" if sub else ""), fontsize=12)
     handles = [Patch(facecolor=CATEGORY_COLORS[c], label=c) for c in CATEGORIES]
+    if ops[-1][1] == "":
+        handles.append(Patch(facecolor=OTHER_COLOR, label="other operations"))
     handles += [
-        Patch(facecolor=OTHER_COLOR, label="other operations"),
         Patch(facecolor="white", edgecolor="0.3", hatch=DENSE_HATCH, label="dense (hatched)"),
         Patch(facecolor="0.3", label="sparse (solid)"),
     ]
@@ -122,10 +124,9 @@ def _category_panel(ax: Axes, table: dict, metric: Metric, percent: bool, by: Gr
     else:
         scale, unit = si_scale(totals.values(), "J" if metric == "energy" else "s")
     horizontal = len(table) > 4
-    pair = -1 if horizontal else 1  # dense first: on top when horizontal, left when vertical
     for i, (group, runs) in enumerate(table.items()):
         for j, mode in enumerate(MODES):
-            pos = i + pair * (j - 0.5) * (_WIDTH + 0.04)
+            pos = i + (j - 0.5) * (_WIDTH + 0.04)  # dense first: left, or on top (-pos)
             norm = 100.0 / totals[(group, mode)] if percent and totals[(group, mode)] else scale
             base = 0.0
             for cat in CATEGORIES:
@@ -168,13 +169,9 @@ def _category_panel(ax: Axes, table: dict, metric: Metric, percent: bool, by: Gr
 
 def _operation_panel(ax: Axes, table: list, metric: Metric, percent: bool) -> None:
     totals = {m: sum(vals[m] for _, _, vals in table) for m in MODES}
-    unit = "J" if metric == "energy" else "cycles"
-    if percent:
-        scale, unit = 1.0, "%"
-    elif metric == "energy":
+    scale, unit = 1.0, "cycles"
+    if metric == "energy" and not percent:
         scale, unit = si_scale([v for _, _, vals in table for v in vals.values()], "J")
-    else:
-        scale = 1.0
     names = [_op_label(op, cat, table) for op, cat, _ in table]
     for i, (_, cat, vals) in enumerate(table):
         color = CATEGORY_COLORS.get(cat, OTHER_COLOR)
@@ -186,8 +183,12 @@ def _operation_panel(ax: Axes, table: list, metric: Metric, percent: bool) -> No
                     linewidth=0.5)
     ax.set_yticks(range(len(names)), names, fontsize=9)
     ax.invert_yaxis()
-    what = "energy" if metric == "energy" else "cycles charged, summed over units,"
-    ax.set_xlabel(f"share of run's {what.rstrip(',')} (%)" if percent else f"{what} ({unit})")
+    what = "energy" if metric == "energy" else "cycles charged"
+    if percent:
+        ax.set_xlabel(f"share of the run's {what} (%)")
+    else:
+        ax.set_xlabel(f"energy ({unit})" if metric == "energy"
+                      else "cycles charged (summed over units)")
     ax.set_title(f"top {len(table) - (table[-1][1] == '')} operations, dense (upper) "
                  "and sparse (lower) bar", fontsize=10)
     ax.grid(axis="x", alpha=0.3)

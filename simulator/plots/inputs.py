@@ -7,6 +7,7 @@ once, so a wrong file fails with the file and the missing key named rather than 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -162,9 +163,11 @@ def load_sweep(path: str | Path, keys: Sequence[str] = SWEEP_KEYS) -> list[dict]
         raise PlotInputError(f"{path}: missing column {', '.join(map(repr, missing))}")
     for row in rows:
         for k, v in row.items():
-            if k not in ("strategy", "fits") and isinstance(v, str):
-                try:
-                    row[k] = _number(v)
-                except ValueError:
-                    pass  # a text column (e.g. a model name): keep it as it is
+            if k in ("strategy", "fits") or not isinstance(v, str):
+                continue
+            if v.startswith(("[", "{")):  # a nested column (e.g. stages) written as JSON
+                row[k] = json.loads(v)
+                continue
+            with contextlib.suppress(ValueError):  # a text column (a model name) stays text
+                row[k] = _number(v)
     return check_sweep(rows, path, keys)

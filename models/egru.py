@@ -1,0 +1,281 @@
+"""Event-based GRU (EGRU) and the EGRU language model of the SpiNNaker2 paper, in plain PyTorch.
+
+The cell (Subramoney et al., "Efficient recurrent architectures through activity sparsity and
+sparse back-propagation through time", ICLR 2023) follows the public reference code
+(github Efficient-Scalable-Machine-Learning/EvNN, ``frameworks/pytorch/egru.py``), because its
+checkpoints do. Per step, with ``a_x = W x_t + b_x`` and ``a_h = R y_{t-1} + b_r`` (3H each,
+gate order (z, r, g) along the 3H axis: neuron ``j`` owns rows ``j``, ``H + j``, ``2H + j``)::
+
+    z = sigmoid(a_x[z] + a_h[z])          r = sigmoid(a_x[r] + a_h[r])
+    g = tanh(a_x[g] + r * a_h[g])         (r after the recurrent product)
+    c = z * h_{t-1} + (1 - z) * g
+    o = H(c - theta)                       (H(0) = 0, as torch.heaviside(x, x) gives)
+    y = o * c                              (graded spike: the only output, the event)
+    h = c - o * theta                      (reset by subtraction)
+
+``R`` multiplies the events ``y_{t-1}``, not the state, so all three gates accumulate event by
+event. Thresholds are per unit, learned, clamped to [0, 1], initialised from a Beta
+distribution. ``H`` has the surrogate derivative ``dampening * max(0, 1 - support * |c - theta|)``.
+
+The language model (Nazeer et al., "Language Modeling on a SpiNNaker2 Neuromorphic Chip",
+AICAS 2024; reference ``benchmarks/lm/models.py``): embedding table -> EGRU layers (no skip
+connections) -> decoder tied to the embedding table (``logits = y_last E^T + b``), so the last
+layer's size equals the embedding dimension. Paper sizes: embedding 750, layers 1350, 1350, 750.
+
+Weights are stored as ``(out, in)`` matrices (``W``: 3H x I, ``R``: 3H x H), the row layout a
+chip stores in CSR; the reference code stores their transposes (:meth:`EGRULM.from_evnn`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+#: Gate order along the 3H axis of W and R (reference code).
+GATES = ("z", "r", "g")
+
+CHECKPOINT_FORMAT = "nmsim-egru"
+CHECKPOINT_VERSION = 1
+#: The shipped tiny model (``python -m models.train_tiny_egru``) and its measured numbers.
+TINY_CHECKPOINT = "artifacts/egru_tiny.pt"
+TINY_METRICS = "artifacts/egru_tiny_metrics.json"
+
+
+class SpikeFunction(torch.autograd.Function):
+    """Heaviside step with a triangular surrogate derivative (reference ``SpikeFunction``)."""
+
+    @staticmethod
+    def forward(ctx, v: Tensor, dampening: float, support: float) -> Tensor:
+        ctx.save_for_backward(v)
+        ctx.dampening, ctx.support = dampening, support
+        return (v > 0).to(v.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+        (v,) = ctx.saved_tensors
+        surrogate = ctx.dampening * torch.clamp(1.0 - ctx.support * v.abs(), min=0.0)
+        return grad * surrogate, None, None
+
+
+@dataclass(frozen=True)
+class EGRUConfig:
+    """Sizes and cell constants of an EGRU language model (paper defaults except the vocab)."""
+
+    vocab_size: int
+    embedding_dim: int = 750
+    layers: tuple[int, ...] = (1350, 1350, 750)
+    thr_mean: float = 0.3  # mean of the Beta(alpha, 3) threshold initialisation (EvNN default)
+    dampening: float = 0.7  # surrogate height (EvNN default)
+    support: float = 1.0  # surrogate width is 2 / support (EvNN default)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(int(h) for h in self.layers))
+        if self.vocab_size < 1 or self.embedding_dim < 1 or not self.layers:
+            raise ValueError("vocab_size, embedding_dim and layers must be positive/non-empty")
+        if any(h < 1 for h in self.layers):
+            raise ValueError(f"layer sizes must be positive: {self.layers}")
+        if self.layers[-1] != self.embedding_dim:
+            raise ValueError(
+                f"the decoder is tied to the embedding: the last layer ({self.layers[-1]}) must "
+                f"equal embedding_dim ({self.embedding_dim})"
+            )
+        if not 0.0 < self.thr_mean < 1.0:
+            raise ValueError("thr_mean must lie in (0, 1)")
+
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """(input_size, hidden) of every layer."""
+        inputs = (self.embedding_dim, *self.layers[:-1])
+        return list(zip(inputs, self.layers, strict=True))
+
+    def recurrent_weight_count(self) -> int:
+        """Weights of all W and R matrices (what pruning and CSR export cover)."""
+        return sum(3 * h * (i + h) for i, h in self.layer_shapes())
+
+
+@dataclass
+class CellState:
+    """Per-layer state: last events ``y`` (what R multiplies) and the reset state ``h``."""
+
+    y: Tensor
+    h: Tensor
+
+
+class EGRUCell(nn.Module):
+    """One EGRU layer: W (3H x I), R (3H x H), biases, per-unit thresholds."""
+
+    def __init__(self, input_size: int, hidden: int, cfg: EGRUConfig) -> None:
+        super().__init__()
+        self.input_size, self.hidden = input_size, hidden
+        self.dampening, self.support = cfg.dampening, cfg.support
+        self.W = nn.Parameter(torch.empty(3 * hidden, input_size))
+        self.R = nn.Parameter(torch.empty(3 * hidden, hidden))
+        self.b_x = nn.Parameter(torch.zeros(3 * hidden))
+        self.b_r = nn.Parameter(torch.zeros(3 * hidden))
+        beta = 3.0
+        alpha = beta * cfg.thr_mean / (1.0 - cfg.thr_mean)
+        self.thr = nn.Parameter(torch.distributions.Beta(alpha, beta).sample((hidden,)))
+        nn.init.xavier_normal_(self.W)
+        nn.init.xavier_normal_(self.R)
+
+    def initial_state(self, batch: int) -> CellState:
+        z = self.W.new_zeros(batch, self.hidden)
+        return CellState(y=z, h=z.clone())
+
+    def _update(self, ax: Tensor, state: CellState) -> tuple[Tensor, Tensor, CellState]:
+        """One step from the input pre-activation ``ax = W x + b_x``: (y, o, new state)."""
+        xz, xr, xg = ax.chunk(3, dim=-1)
+        hz, hr, hg = F.linear(state.y, self.R, self.b_r).chunk(3, dim=-1)
+        z = torch.sigmoid(xz + hz)
+        r = torch.sigmoid(xr + hr)
+        g = torch.tanh(xg + r * hg)
+        c = z * state.h + (1.0 - z) * g
+        o = SpikeFunction.apply(c - self.thr, self.dampening, self.support)
+        y = o * c
+        return y, o, CellState(y=y, h=c - o * self.thr)
+
+    def forward(
+        self, x: Tensor, state: CellState | None = None
+    ) -> tuple[Tensor, Tensor, CellState]:
+        """x: (batch, time, input_size) -> y, o: (batch, time, hidden), final state."""
+        with torch.no_grad():
+            self.thr.clamp_(0.0, 1.0)
+        state = state or self.initial_state(x.shape[0])
+        ys, os_ = [], []
+        # all input products at once; unbind (not indexing) keeps the backward pass cheap
+        for ax in F.linear(x, self.W, self.b_x).unbind(1):
+            y, o, state = self._update(ax, state)
+            ys.append(y)
+            os_.append(o)
+        return torch.stack(ys, 1), torch.stack(os_, 1), state
+
+
+@dataclass
+class LMOutput:
+    """Logits plus what traces and regularisers need: every layer's events and spike gates."""
+
+    logits: Tensor  # (batch, time, vocab)
+    state: list[CellState]
+    ys: list[Tensor] = field(default_factory=list)  # per layer (batch, time, hidden)
+    os: list[Tensor] = field(default_factory=list)  # per layer, 0/1 with surrogate gradient
+    embedded: Tensor | None = None  # (batch, time, embedding_dim): layer 0's input x_t
+
+
+class EGRULM(nn.Module):
+    """Embedding -> EGRU layers -> decoder tied to the embedding (Nazeer et al. 2024)."""
+
+    def __init__(self, cfg: EGRUConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embedding = nn.Embedding(cfg.vocab_size, cfg.embedding_dim)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # reference init range
+        self.layers = nn.ModuleList(EGRUCell(i, h, cfg) for i, h in cfg.layer_shapes())
+        self.decoder_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
+
+    def forward(self, tokens: Tensor, state: list[CellState] | None = None) -> LMOutput:
+        """tokens: (batch, time) int64."""
+        x = emb = self.embedding(tokens)
+        new_state, ys, os_ = [], [], []
+        for i, layer in enumerate(self.layers):
+            x, o, s = layer(x, None if state is None else state[i])
+            ys.append(x)
+            os_.append(o)
+            new_state.append(s)
+        logits = F.linear(x, self.embedding.weight, self.decoder_bias)
+        return LMOutput(logits=logits, state=new_state, ys=ys, os=os_, embedded=emb)
+
+    def weight_matrices(self) -> dict[str, Tensor]:
+        """The recurrent-layer weight matrices by trace name: ``layer{l}.W``, ``layer{l}.R``."""
+        out = {}
+        for i, layer in enumerate(self.layers):
+            out[f"layer{i}.W"] = layer.W
+            out[f"layer{i}.R"] = layer.R
+        return out
+
+    @classmethod
+    def from_evnn(cls, state_dict: Mapping[str, Tensor], cfg: EGRUConfig) -> EGRULM:
+        """Load the reference LM layout (``embeddings.weight``, ``decoder.decoder.bias``,
+        ``rnns.{l}.kernel`` (I x 3H), ``recurrent_kernel`` (H x 3H), ``bias``,
+        ``recurrent_bias``, ``thr``); kernels are transposed to (out, in)."""
+        model = cls(cfg)
+        sd = {"embedding.weight": state_dict["embeddings.weight"],
+              "decoder_bias": state_dict["decoder.decoder.bias"]}
+        for i in range(len(cfg.layers)):
+            p = f"rnns.{i}."
+            sd |= {f"layers.{i}.W": state_dict[p + "kernel"].T,
+                   f"layers.{i}.R": state_dict[p + "recurrent_kernel"].T,
+                   f"layers.{i}.b_x": state_dict[p + "bias"],
+                   f"layers.{i}.b_r": state_dict[p + "recurrent_bias"],
+                   f"layers.{i}.thr": state_dict[p + "thr"]}
+        model.load_state_dict({k: v.contiguous() for k, v in sd.items()})
+        return model
+
+
+def activity_loss(out: LMOutput) -> Tensor:
+    """Activity regulariser (reference ``gamma`` term): mean spike gate, summed over layers;
+    its surrogate gradient pushes cell states below threshold, so fewer events."""
+    return sum(o.mean() for o in out.os)
+
+
+def layer_activity(out: LMOutput) -> list[float]:
+    """Fraction of non-zero y per layer, over batch, time and units."""
+    return [float((y != 0).float().mean()) for y in out.ys]
+
+
+def lm_loss(out: LMOutput, targets: Tensor) -> Tensor:
+    """Mean next-token cross-entropy in nats."""
+    return F.cross_entropy(out.logits.reshape(-1, out.logits.shape[-1]), targets.reshape(-1))
+
+
+def save_egru(path: str | Path, model: EGRULM, vocab: Sequence[str] | None = None,
+              record: Mapping | None = None) -> Path:
+    """Self-contained checkpoint: config, vocabulary, state dict; pruned matrices stored as
+    sparse CSR tensors (exact, and small at high sparsity)."""
+    sd = {}
+    for k, v in model.state_dict().items():
+        sparse = v.dim() == 2 and k.endswith((".W", ".R")) and (v == 0).float().mean() > 0.5
+        sd[k] = v.to_sparse_csr() if sparse else v
+    path = Path(path)
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+                "config": asdict(model.cfg), "vocab": list(vocab) if vocab else None,
+                "record": dict(record or {}), "state_dict": sd}, path)
+    return path
+
+
+def load_egru(path: str | Path) -> tuple[EGRULM, list[str] | None, dict]:
+    """(model in eval mode, vocabulary or None, training record) from :func:`save_egru`."""
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not an {CHECKPOINT_FORMAT} checkpoint")
+    if ck.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{path}: checkpoint version {ck.get('version')!r} not supported")
+    model = EGRULM(EGRUConfig(**ck["config"]))
+    sd = {k: v.to_dense() if v.layout != torch.strided else v for k, v in ck["state_dict"].items()}
+    model.load_state_dict(sd)
+    return model.eval(), ck["vocab"], ck["record"]
+
+
+def artifact_path(name: str) -> Path:
+    """Filesystem path of a file shipped in ``models/``."""
+    return Path(str(resources.files("models").joinpath(name)))
+
+
+def load_tiny_egru() -> tuple[EGRULM, list[str], dict]:
+    """The shipped tiny EGRU LM (eval mode), its character vocabulary and measured metrics."""
+    model, vocab, _ = load_egru(artifact_path(TINY_CHECKPOINT))
+    return model, vocab or [], json.loads(artifact_path(TINY_METRICS).read_text("utf-8"))
+
+
+def encode_chars(text: str, vocab: Sequence[str]) -> Tensor:
+    """Character ids of ``text`` in a character vocabulary (every character must be in it)."""
+    index = {c: i for i, c in enumerate(vocab)}
+    missing = sorted({c for c in text if c not in index})
+    if missing:
+        raise ValueError(f"characters not in the vocabulary: {missing!r}")
+    return torch.tensor([index[c] for c in text], dtype=torch.long)

@@ -1,0 +1,426 @@
+"""Activation sparsification of RWKV-4: HardShrink thresholds and their training-free search.
+
+Method of Knunyants et al., "Explore Activation Sparsity in Recurrent LLMs for Energy-Efficient
+Neuromorphic Computing" (arXiv 2501.16337, AICAS 2025; code github ERNIS-LAB/LLM-activation-
+sparsity). A HardShrink ``y = x * (|x| > theta)``, one scalar ``theta`` per site, sits before the
+input of each of the seven linear layers of every block. Thresholds are found without training:
+
+- on a small initialisation set, for each candidate kept fraction ``p`` (0.9, 0.8, ..., 0.1) the
+  threshold is the mean over tokens of the per-token quantile of ``|x|`` at ``1 - p``;
+- block by block (first to last), site by site in the order att.key, att.receptance, att.value,
+  att.output, ffn.receptance, ffn.key, ffn.value, a lower ``p`` is accepted while
+  ``loss_new / loss_accepted < loss_inc`` (published: 1.0005 for RWKV); the accepted loss is the
+  base of the next site, so the final loss is within ``loss_inc ** sites`` of the dense loss;
+- warm start: from the second block on, a site starts at the kept fraction most often chosen for
+  that site in earlier blocks, scanning down while accepted, or up until accepted (the published
+  code's rule, which cut the number of inferences about 3x). It can be turned off.
+
+Difference from the public code, deliberately: that code searches with Top-K (exact kept count
+per token) and converts to thresholds afterwards; here every candidate is evaluated with the
+threshold itself, so the accepted loss is the loss of what is deployed. Activations of a site are
+recorded (one pass of its block) with all thresholds accepted so far in place, as the public
+code's final Top-K-to-threshold conversion also sees them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import Tensor
+
+from models.rwkv import RWKV4, SITE_SUFFIXES, SiteFn, site_names, site_suffix
+
+#: Site order inside a block during the search (as published).
+SEARCH_ORDER: tuple[str, ...] = (
+    "att.key",
+    "att.receptance",
+    "att.value",
+    "att.output",
+    "ffn.receptance",
+    "ffn.key",
+    "ffn.value",
+)
+#: Candidate kept fractions, linear grid (as published).
+KEPT_FRACTIONS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(9, 0, -1))
+#: Published acceptance factor for RWKV.
+PUBLISHED_LOSS_INC = 1.0005
+
+THRESHOLDS_FORMAT = "nmsim-rwkv-thresholds"
+THRESHOLDS_VERSION = 1
+
+
+def hardshrink(x: Tensor, theta: float) -> Tensor:
+    """``x * (|x| > theta)``: values at or below the threshold become exact zeros."""
+    return x * (x.abs() > theta)
+
+
+class Thresholds:
+    """A site function applying HardShrink with one threshold per site; ``enabled=False`` (or a
+    site without a threshold) passes inputs through unchanged, i.e. the dense model."""
+
+    def __init__(self, values: Mapping[str, float] | None = None, enabled: bool = True) -> None:
+        self.values: dict[str, float] = {}
+        for name, theta in (values or {}).items():
+            site_suffix(name)  # raises on a malformed name
+            if not (theta >= 0 and math.isfinite(theta)):
+                raise ValueError(f"threshold of {name} must be finite and >= 0, got {theta}")
+            self.values[name] = float(theta)
+        self.enabled = enabled
+
+    def __call__(self, name: str, x: Tensor) -> Tensor:
+        theta = self.values.get(name) if self.enabled else None
+        return hardshrink(x, theta) if theta else x
+
+    def check(self, model: RWKV4) -> None:
+        """Every site named must exist in ``model``."""
+        unknown = sorted(set(self.values) - set(site_names(model.cfg.n_layer)))
+        if unknown:
+            raise ValueError(f"thresholds name sites the model (n_layer={model.cfg.n_layer}) "
+                             f"does not have: {unknown}")
+
+
+class ZeroCounter:
+    """Site function wrapper that counts exact zeros of every linear layer's (final) input."""
+
+    def __init__(self, inner: SiteFn | None = None) -> None:
+        self.inner = inner
+        self.zeros: Counter[str] = Counter()
+        self.total: Counter[str] = Counter()
+
+    def __call__(self, name: str, x: Tensor) -> Tensor:
+        y = self.inner(name, x) if self.inner else x
+        self.zeros[name] += int((y == 0).sum())
+        self.total[name] += y.numel()
+        return y
+
+    def sparsity(self) -> dict[str, float]:
+        return {k: self.zeros[k] / self.total[k] for k in self.total}
+
+
+@torch.no_grad()
+def evaluate(
+    model: RWKV4, win: Tensor, thresholds: Thresholds | None = None, batch_size: int = 32
+) -> tuple[float, dict[str, float]]:
+    """Loss (nats/token) over ``(N, T + 1)`` windows and the sparsity of every site's input."""
+    counter = ZeroCounter(thresholds)
+    total = 0.0
+    for s in range(0, len(win), batch_size):
+        w = win[s : s + batch_size]
+        logits, _ = model(w[:, :-1], site=counter)
+        total += F.cross_entropy(logits.flatten(0, 1), w[:, 1:].flatten(), reduction="sum").item()
+    return total / win[:, 1:].numel(), counter.sparsity()
+
+
+def by_suffix(per_site: Mapping[str, float]) -> dict[str, float]:
+    """Average over blocks of a per-site quantity (as the paper reports sparsity per site)."""
+    acc: dict[str, list[float]] = {}
+    for name, v in per_site.items():
+        acc.setdefault(site_suffix(name), []).append(v)
+    return {s: sum(acc[s]) / len(acc[s]) for s in SITE_SUFFIXES if s in acc}
+
+
+def mac_weighted(model: RWKV4, per_site: Mapping[str, float]) -> float:
+    """Per-site sparsity averaged with each linear layer's MAC count (in x out) as weight."""
+    w = {n: math.prod(model.cfg.site_shape(site_suffix(n))) for n in per_site}
+    return sum(per_site[n] * w[n] for n in per_site) / sum(w.values())
+
+
+def quantile_thresholds(x: Tensor, kept: Sequence[float]) -> list[float]:
+    """For each kept fraction p: mean over tokens of the per-token quantile of |x| at 1 - p
+    (linear interpolation, as ``torch.quantile``, without its input-size limit)."""
+    a = x.abs().flatten(0, -2).sort(dim=-1).values  # (tokens, features)
+    n = a.shape[-1]
+    out = []
+    for p in kept:
+        pos = (1.0 - p) * (n - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, n - 1)
+        frac = pos - lo
+        out.append(float((a[:, lo] * (1 - frac) + a[:, hi] * frac).mean()))
+    return out
+
+
+# -- the search ------------------------------------------------------------------------------------
+@dataclass
+class Trial:
+    kept: float
+    threshold: float
+    loss: float
+    accepted: bool
+
+
+@dataclass
+class SiteSearch:
+    site: str
+    start: float | None  # warm-start kept fraction, None for a scan from the top
+    kept: float  # chosen kept fraction (1.0: left dense)
+    threshold: float
+    loss: float  # accepted loss after this site
+    trials: list[Trial] = field(default_factory=list)
+
+
+@dataclass
+class SearchResult:
+    thresholds: dict[str, float]
+    kept: dict[str, float]
+    base_loss: float
+    final_loss: float
+    loss_inc: float
+    warm_start: bool
+    candidates: list[float]
+    inferences: int  # loss evaluations on the initialisation set (the base loss included)
+    recording_passes: int  # one pass of one block per site, to record its activations
+    sites: list[SiteSearch]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _InitSet:
+    """The initialisation set as cached residual-stream inputs of the block being searched, so
+    an inference only runs the blocks from there on (blocks before it no longer change)."""
+
+    def __init__(self, model: RWKV4, win: Tensor, batch_size: int) -> None:
+        self.model = model
+        self.targets = [win[s : s + batch_size, 1:] for s in range(0, len(win), batch_size)]
+        with torch.no_grad():
+            self.x = [model.emb(win[s : s + batch_size, :-1])
+                      for s in range(0, len(win), batch_size)]
+        self.block = 0
+
+    @torch.no_grad()
+    def loss(self, site: SiteFn) -> float:
+        total, count = 0.0, 0
+        for x, y in zip(self.x, self.targets, strict=True):
+            h, _ = self.model.run_blocks(x, site=site, start=self.block)
+            logits = self.model.logits(h)
+            total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+            count += y.numel()
+        return total / count
+
+    @torch.no_grad()
+    def record(self, name: str, site: SiteFn) -> Tensor:
+        """Input of site ``name`` (in the current block), all earlier thresholds applied."""
+        seen: list[Tensor] = []
+
+        def grab(n: str, x: Tensor) -> Tensor:
+            x = site(n, x)
+            if n == name:
+                seen.append(x)
+            return x
+
+        for x in self.x:
+            self.model.run_blocks(x, site=grab, start=self.block, stop=self.block + 1)
+        return torch.cat([s.flatten(0, -2) for s in seen])
+
+    @torch.no_grad()
+    def advance(self, site: SiteFn) -> None:
+        """Move the cache past the current block, with its thresholds applied."""
+        self.x = [self.model.run_blocks(x, site=site, start=self.block, stop=self.block + 1)[0]
+                  for x in self.x]
+        self.block += 1
+
+
+def _warm_start(history: list[float]) -> float | None:
+    """Most frequent kept fraction so far (ties: the smallest, as ``np.unique``+``argmax``);
+    None when there is no history or it is 1.0 (dense): then scan from the top."""
+    if not history:
+        return None
+    counts = Counter(history)
+    best = max(sorted(counts), key=lambda p: counts[p])  # max keeps the first (smallest) tie
+    return None if best >= 1.0 else best
+
+
+def _scan(trial: Callable[[float], bool], cand: list[float], i0: int) -> None:
+    """Try ``cand[i0]``; if accepted go on down the grid until a rejection, otherwise go up
+    until an acceptance (nothing accepted above the top: the site stays dense)."""
+    if trial(cand[i0]):
+        for p in cand[i0 + 1 :]:
+            if not trial(p):
+                return
+    else:
+        for p in reversed(cand[:i0]):
+            if trial(p):
+                return
+
+
+def search_thresholds(
+    model: RWKV4,
+    init: Tensor,
+    *,
+    loss_inc: float = PUBLISHED_LOSS_INC,
+    candidates: Sequence[float] = KEPT_FRACTIONS,
+    warm_start: bool = True,
+    batch_size: int = 32,
+    progress: Callable[[str, float, int], None] | None = None,
+) -> SearchResult:
+    """The published threshold search on initialisation windows ``init`` (``(N, T + 1)``).
+
+    ``candidates`` must be decreasing kept fractions in (0, 1). ``progress(site, loss,
+    inferences)`` is called after each site (the CLI drives a progress bar with it).
+    """
+    cand = [float(p) for p in candidates]
+    if not cand or any(not 0 < p < 1 for p in cand) or cand != sorted(cand, reverse=True):
+        raise ValueError(f"candidates must be decreasing kept fractions in (0, 1), got {cand}")
+    if loss_inc <= 1.0:
+        raise ValueError(f"loss_inc must be > 1, got {loss_inc}")
+    th = Thresholds()
+    data = _InitSet(model, init, batch_size)
+    inferences = recordings = 0
+    base = data.loss(th)
+    inferences += 1
+    first = base
+    history: dict[str, list[float]] = {}
+    sites: list[SiteSearch] = []
+    for b in range(model.cfg.n_layer):
+        for suffix in SEARCH_ORDER:
+            name = f"blocks.{b}.{suffix}"
+            thetas = dict(zip(cand, quantile_thresholds(data.record(name, th), cand), strict=True))
+            recordings += 1
+            trials: list[Trial] = []
+
+            def trial(p: float, name: str = name, thetas: dict = thetas,
+                      trials: list = trials, base: float = base) -> bool:
+                th.values[name] = thetas[p]
+                loss = data.loss(th)
+                trials.append(Trial(p, thetas[p], loss, loss / base < loss_inc))
+                return trials[-1].accepted
+
+            start = _warm_start(history.get(suffix, [])) if warm_start else None
+            _scan(trial, cand, cand.index(start) if start is not None else 0)
+            inferences += len(trials)
+            ok = [t for t in trials if t.accepted]
+            best = min(ok, key=lambda t: t.kept) if ok else None
+            if best is None:
+                th.values.pop(name)
+                kept, theta, base_new = 1.0, 0.0, base
+            else:
+                th.values[name] = best.threshold
+                kept, theta, base_new = best.kept, best.threshold, best.loss
+            base = base_new
+            history.setdefault(suffix, []).append(kept)
+            sites.append(SiteSearch(name, start, kept, theta, base, trials))
+            if progress:
+                progress(name, base, inferences)
+        data.advance(th)
+    return SearchResult(
+        thresholds=dict(th.values),
+        kept={s.site: s.kept for s in sites},
+        base_loss=first,
+        final_loss=base,
+        loss_inc=loss_inc,
+        warm_start=warm_start,
+        candidates=cand,
+        inferences=inferences,
+        recording_passes=recordings,
+        sites=sites,
+    )
+
+
+# -- thresholds file -------------------------------------------------------------------------------
+class ThresholdsFile(BaseModel):
+    """The search's output: thresholds per site, plus the search record and measurements."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["nmsim-rwkv-thresholds"] = THRESHOLDS_FORMAT
+    version: int = THRESHOLDS_VERSION
+    model: str = Field(description="what the thresholds were searched on")
+    n_layer: int = Field(gt=0)
+    n_embd: int = Field(gt=0)
+    thresholds: dict[str, float] = Field(description="HardShrink threshold per site")
+    kept_fraction: dict[str, float] = Field(default_factory=dict)
+    search: dict = Field(default_factory=dict, description="settings and record of the search")
+    evaluation: dict = Field(default_factory=dict, description="held-out loss and sparsity")
+
+    def to_thresholds(self, enabled: bool = True) -> Thresholds:
+        return Thresholds(self.thresholds, enabled)
+
+
+def save_thresholds(tf: ThresholdsFile, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(tf.model_dump_json(indent=1) + "\n", "utf-8")
+    return path
+
+
+def load_thresholds(path: str | Path) -> ThresholdsFile:
+    """Read and validate a thresholds file; errors name the file and the problem."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a readable thresholds file: {e}") from e
+    if not isinstance(raw, dict) or raw.get("format") != THRESHOLDS_FORMAT:
+        raise ValueError(f"{path}: not an {THRESHOLDS_FORMAT} file")
+    if raw.get("version") != THRESHOLDS_VERSION:
+        raise ValueError(f"{path}: thresholds version {raw.get('version')!r} is not supported "
+                         f"(this nmsim reads version {THRESHOLDS_VERSION})")
+    try:
+        tf = ThresholdsFile.model_validate(raw)
+        tf.to_thresholds()  # site names and values
+    except (ValidationError, ValueError) as e:
+        raise ValueError(f"{path}: invalid thresholds file: {e}") from e
+    return tf
+
+
+def sparsify(
+    model: RWKV4,
+    init: Tensor,
+    heldout: Tensor,
+    description: str,
+    *,
+    loss_inc: float = PUBLISHED_LOSS_INC,
+    candidates: Sequence[float] = KEPT_FRACTIONS,
+    warm_start: bool = True,
+    progress: Callable[[str, float, int], None] | None = None,
+) -> ThresholdsFile:
+    """Search thresholds on ``init`` and measure loss and sparsity, dense vs sparsified, on the
+    held-out windows: everything a thresholds file records."""
+    res = search_thresholds(model, init, loss_inc=loss_inc, candidates=candidates,
+                            warm_start=warm_start, progress=progress)
+    th = Thresholds(res.thresholds)
+    dense_loss, dense_sp = evaluate(model, heldout)
+    sparse_loss, sparse_sp = evaluate(model, heldout, th)
+    n_sites = len(res.sites)
+    return ThresholdsFile(
+        model=description,
+        n_layer=model.cfg.n_layer,
+        n_embd=model.cfg.n_embd,
+        thresholds=res.thresholds,
+        kept_fraction=res.kept,
+        search={
+            "method": "Knunyants et al., arXiv 2501.16337 (training-free threshold search)",
+            "loss_inc": loss_inc,
+            "warm_start": warm_start,
+            "candidates": res.candidates,
+            "init_windows": int(init.shape[0]),
+            "ctx_len": int(init.shape[1] - 1),
+            "inferences": res.inferences,
+            "recording_passes": res.recording_passes,
+            "init_loss_dense": res.base_loss,
+            "init_loss_sparse": res.final_loss,
+            "init_loss_bound": res.base_loss * loss_inc**n_sites,
+            "sites": [asdict(s) for s in res.sites],
+        },
+        evaluation={
+            "heldout_windows": int(heldout.shape[0]),
+            "heldout_tokens": int(heldout[:, 1:].numel()),
+            "loss_dense": dense_loss,
+            "loss_sparse": sparse_loss,
+            "sparsity_dense": by_suffix(dense_sp),
+            "sparsity_sparse": by_suffix(sparse_sp),
+            "mac_weighted_sparsity_dense": mac_weighted(model, dense_sp),
+            "mac_weighted_sparsity_sparse": mac_weighted(model, sparse_sp),
+            "sparsity_dense_per_site": dense_sp,
+            "sparsity_sparse_per_site": sparse_sp,
+        },
+    )

@@ -1,0 +1,530 @@
+"""SpiNNaker2 as modelled: PE cost model, per-PE memory check, and a system builder.
+
+Everything numeric comes from ``calibration/spinnaker2.yaml`` (see ``docs/hardware-spinnaker2.md``).
+
+**PE.** An Arm Cortex-M4F whose work is priced per instruction class (load/store, integer,
+FP, FP MAC, branch, interrupt entry/exit, exp accelerator): one instruction costs its cycles x
+``pe_cycle_energy`` of the operating point, plus the data-SRAM words it touches. Software
+routines (a CSR column walk, a packet-arrival interrupt, an element-wise op) are instruction
+counts per class in the table's ``kernels``. :class:`Spinnaker2Cost` implements
+:class:`~simulator.chips.work.CoreCostModel`; the MAC accelerator (``use_mla``, INT8 only) and
+the exp accelerator (``use_exp_accelerator``) are switched per workload. A PE in WFI sleep
+draws ``pe_sleep_power`` (its static power, charged over all simulated time); busy cycles add
+their dynamic energy.
+
+**Memory.** 128 kB in 4 banks of 32 kB; ``program_banks`` (default 1) hold code, the rest is
+data (96 kB). :func:`memory_fit` checks program, stack/debug, weights and variables against
+that split; :meth:`Spinnaker2System.load` also allocates them in the PE's ``Sram`` and raises
+:class:`PeMemoryError` naming the bytes missing.
+
+**Chip.** 152 PEs = 38 QPEs of 4 on the QPE sites of SpiNNMachine's ``QUAD_MAP`` (7 x 6 sites
+minus the four taken by the event router and periphery). The data NoC is that irregular mesh;
+dimension-order routing fails across the holes, so routes are shortest paths from one
+breadth-first tree per source (what the chip's lookup-table routing can express; multicast
+routes then merge into trees). The four PEs of a QPE share its router. PEs are placed on QPE
+sites in a column snake, so consecutive PEs are neighbours. Unused PEs are powered off; the
+periphery (NoC, always-on) draws ``periphery_power`` per chip. One LPDDR4 (``Dram``) per chip,
+reached by each PE's ``Dma``.
+
+**Several chips.** ``n_pes`` above 152 spans ``ceil(n / 152)`` chips on a triangular lattice
+(6 links per chip). Each chip has a gateway endpoint at ``board.gateway_qpe``; a packet for PEs
+on other chips goes to the gateway, over the board network (slower, costlier links), and is
+multicast again on each destination chip. :meth:`Spinnaker2System.send` hides this.
+
+**Builder.** ::
+
+    system = build_spinnaker2(n_pes, handler, level="0.5V")
+    system.engine            # Engine at the PE clock of the level (time unit: one PE cycle)
+    system.pes[i]            # Core "pe{i}" with .sram, .dma, .noc (its chip's NoC)
+    system.cost              # Spinnaker2Cost: Work of one action on one PE
+    system.send(i, [j, k], payload_bits=32, data=...)   # unicast/multicast, across chips too
+    system.load(i, program_bytes=..., data={"weights": ...})  # memory check + allocation
+
+``handler(core, item)`` is the program of every PE (or pass one handler per PE); packets and
+DMA completions reach it through the core's inbox, i.e. as interrupts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+import numpy as np
+
+from calibration.spinnaker2 import Spinnaker2Config, load_spinnaker2
+from simulator.chips.work import Charge, Work
+from simulator.components import (
+    Component,
+    Core,
+    CoreConfig,
+    Dma,
+    DmaConfig,
+    Dram,
+    DramConfig,
+    Noc,
+    NocConfig,
+    Packet,
+    Sram,
+    SramConfig,
+)
+from simulator.components.core import Handler
+from simulator.engine import Engine
+from simulator.ledger import Category, Tags
+from simulator.timeline import Timeline
+
+DEFAULT_LEVEL = "0.5V"
+ELEMENTWISE_OPS = ("add", "sub", "mul", "div", "exp", "sigmoid", "tanh", "max", "compare",
+                   "sqrt", "copy")
+_ALU_OPS = {"add", "sub", "mul", "max", "compare"}
+_INT8_BYTES = 1
+
+
+# -- cost model ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Class:
+    cycles: float
+    energy_per_cycle_pj: float
+    sram_reads: float
+    sram_writes: float
+    category: Category
+
+
+class Spinnaker2Cost:
+    """Work of one action on one SpiNNaker2 PE (implements ``CoreCostModel``)."""
+
+    def __init__(
+        self,
+        config: Spinnaker2Config | None = None,
+        level: str = DEFAULT_LEVEL,
+        *,
+        precision: Literal["fp32", "int8"] = "fp32",
+        use_mla: bool = False,
+        use_exp_accelerator: bool = True,
+    ) -> None:
+        cfg = config or load_spinnaker2()
+        if use_mla and precision != "int8":
+            raise ValueError("the MAC accelerator multiplies 8-bit operands: use precision='int8'")
+        self.config, self.level = cfg, level
+        self.precision, self.use_mla = precision, use_mla
+        self.use_exp_accelerator = use_exp_accelerator
+        op = cfg.level(level)
+        self.op = op
+        self.clock_hz = int(op.clock.value)
+        e_cycle = op.pe_cycle_energy.value
+        self._classes = {
+            name: _Class(ic.cycles.value, ic.relative_energy.value * e_cycle,
+                         ic.sram_reads.value, ic.sram_writes.value, Category(ic.category))
+            for name, ic in cfg.instruction_classes.items()
+        }
+        self._e_read, self._e_write = op.sram_read_energy.value, op.sram_write_energy.value
+        self.kernels = {
+            k: {c: v.value for c, v in counts.items()} for k, counts in cfg.kernels.items()
+        }
+        self._csr: dict[int, Work] = {}
+
+    # -- primitives ---------------------------------------------------------------------------
+    def kernel_cycles(self, kernel: str) -> float:
+        """Cycles of one run of a software routine of the table."""
+        return sum(n * self._classes[c].cycles for c, n in self.kernels[kernel].items())
+
+    def instructions(self, counts: Mapping[str, float], label: str = "work") -> Work:
+        """Work of executing ``counts`` instructions per class: one charge per class on the
+        ``cpu`` unit, plus data-SRAM reads/writes on the ``sram`` unit (their time is inside the
+        instructions' cycles, so the SRAM lines carry no cycles)."""
+        charges = []
+        cycles = reads = writes = 0.0
+        for name, n in counts.items():
+            if not n:
+                continue
+            c = self._classes[name]
+            cyc = n * c.cycles
+            cycles += cyc
+            reads += n * c.sram_reads
+            writes += n * c.sram_writes
+            charges.append(Charge("cpu", name, c.category, n, cyc, cyc * c.energy_per_cycle_pj))
+        if reads:
+            charges.append(Charge("sram", "read", Category.MEMORY, reads, 0, reads * self._e_read))
+        if writes:
+            charges.append(Charge("sram", "write", Category.MEMORY, writes, 0,
+                                  writes * self._e_write))
+        return Work(tuple(charges), math.ceil(cycles - 1e-9), label)
+
+    def kernel(self, name: str, n: float = 1, label: str | None = None) -> Work:
+        """``n`` runs of the table's software routine ``name``."""
+        return self.instructions({c: k * n for c, k in self.kernels[name].items()}, label or name)
+
+    # -- CoreCostModel ------------------------------------------------------------------------
+    def column(self, n_weights: int) -> Work:
+        if self.use_mla:
+            return self.mla_matmul(n_weights)
+        return self.instructions(_combine(self.kernels["dense_column_start"], 1,
+                                          self.kernels["dense_column_weight"], n_weights),
+                                 "column")
+
+    def csr_column(self, nnz: int) -> Work:
+        work = self._csr.get(nnz)
+        if work is None:
+            work = self._csr[nnz] = self.instructions(
+                _combine(self.kernels["csr_column_start"], 1, self.kernels["csr_column_nnz"], nnz),
+                "csr_column")
+        return work
+
+    def csr_columns(self, nnz: np.ndarray) -> Work:
+        """Walks of several CSR columns in one action: the sum of :meth:`csr_column` over
+        ``nnz`` (same charges and cycles), computed in one go."""
+        nnz = np.asarray(nnz)
+        if nnz.size == 0:
+            return Work(label="csr_columns")
+        a = self.kernel_cycles("csr_column_start")
+        b = self.kernel_cycles("csr_column_nnz")
+        cycles = int(np.ceil(a + b * nnz - 1e-9).sum())
+        work = self.instructions(_combine(self.kernels["csr_column_start"], nnz.size,
+                                          self.kernels["csr_column_nnz"], int(nnz.sum())),
+                                 "csr_columns")
+        return Work(work.charges, cycles, "csr_columns")
+
+    def elementwise(self, op: str, n: int) -> Work:
+        if op in _ALU_OPS:
+            return self.kernel("elementwise_alu", n, op)
+        if op in ("div", "sqrt"):
+            return self.kernel("elementwise_div", n, op)
+        if op == "copy":
+            return self.kernel("elementwise_copy", n, op)
+        exp = self.kernel("exp_accelerated" if self.use_exp_accelerator else "exp_software", n,
+                          "exp")
+        if op == "exp":
+            return exp + self.kernel("elementwise_copy", n, op)
+        if op == "sigmoid":  # 1 / (1 + exp(-x))
+            return exp + self.kernel("elementwise_alu", n) + self.kernel("elementwise_div", n)
+        if op == "tanh":  # 2 / (1 + exp(-2x)) - 1
+            return exp + self.kernel("elementwise_alu", 3 * n) + self.kernel("elementwise_div", n)
+        raise ValueError(f"unknown element-wise op {op!r}; SpiNNaker2 offers {ELEMENTWISE_OPS}")
+
+    def receive_event(self) -> Work:
+        return self.kernel("receive_event")
+
+    def send_events(self, n: int) -> Work:
+        return self.kernel("send_event", n, "send_events")
+
+    def weight_bytes(self, n_weights: int) -> int:
+        float_bytes = int(self.config.software.float_bytes.value)
+        per = _INT8_BYTES if self.precision == "int8" else float_bytes
+        return n_weights * per
+
+    def weight_capacity_bytes(self) -> int:
+        """Data memory minus the stack/debug reserve."""
+        return data_capacity(self.config) - int(self.config.software.egru_debug_stack_bytes.value)
+
+    def static_power_w(self) -> float:
+        return self.op.pe_sleep_power.value
+
+    # -- accelerators and DMA -----------------------------------------------------------------
+    def mla_matmul(self, macs: int) -> Work:
+        """``macs`` 8-bit MACs on the MAC accelerator: set-up by the core, then the array at its
+        sustained rate while the core sleeps until the completion interrupt."""
+        mla = self.config.mla
+        rate = mla.macs_per_cycle.value * mla.sustained_fraction.value
+        cycles = math.ceil(macs / rate - 1e-9)
+        energy = macs * self.op.mla_mac_energy.value
+        return self.kernel("mla_setup") + Work(
+            (Charge("mla", "mac_int8", Category.COMPUTATION, macs, cycles, energy),), cycles,
+            "mla")
+
+    def dma_setup(self) -> Work:
+        """The core writing one DMA descriptor (the engine's own latency is the ``Dma``'s)."""
+        return self.kernel("dma_setup")
+
+
+def _combine(a: Mapping[str, float], na: float, b: Mapping[str, float], nb: float) -> dict:
+    out = {c: v * na for c, v in a.items()}
+    for c, v in b.items():
+        out[c] = out.get(c, 0.0) + v * nb
+    return out
+
+
+# -- memory -------------------------------------------------------------------------------------
+def program_capacity(cfg: Spinnaker2Config) -> int:
+    return int(cfg.sram.program_banks.value * cfg.sram.bank_bytes.value)
+
+
+def data_capacity(cfg: Spinnaker2Config) -> int:
+    return int((cfg.sram.banks.value - cfg.sram.program_banks.value) * cfg.sram.bank_bytes.value)
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    """What one PE must hold against what it has (bytes, rounded up to whole words)."""
+
+    pe: str
+    program_bytes: int
+    program_capacity: int
+    data: dict[str, int]
+    data_capacity: int
+
+    @property
+    def data_bytes(self) -> int:
+        return sum(self.data.values())
+
+    @property
+    def total_bytes(self) -> int:
+        return self.program_bytes + self.data_bytes
+
+    @property
+    def missing_program(self) -> int:
+        return max(0, self.program_bytes - self.program_capacity)
+
+    @property
+    def missing_data(self) -> int:
+        return max(0, self.data_bytes - self.data_capacity)
+
+    @property
+    def missing(self) -> int:
+        return self.missing_program + self.missing_data
+
+    @property
+    def fits(self) -> bool:
+        return self.missing == 0
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{k} {v} B" for k, v in self.data.items())
+        out = (f"{self.pe}: program {self.program_bytes} of {self.program_capacity} B; "
+               f"data {self.data_bytes} of {self.data_capacity} B ({parts})")
+        if not self.fits:
+            out += f"; {self.missing} B missing"
+            if self.missing_program:
+                out += f" (program {self.missing_program} B over)"
+            if self.missing_data:
+                out += f" (data {self.missing_data} B over)"
+        return out
+
+
+class PeMemoryError(MemoryError):
+    """A PE's program or data does not fit its SRAM; ``fit`` holds the numbers."""
+
+    def __init__(self, fit: MemoryFit) -> None:
+        self.fit, self.missing = fit, fit.missing
+        super().__init__(f"mapping does not fit: {fit.describe()}")
+
+
+def memory_fit(
+    cfg: Spinnaker2Config, program_bytes: int, data: Mapping[str, int], pe: str = "pe"
+) -> MemoryFit:
+    """Check one PE's program and data regions against the program/data split of its SRAM."""
+    word = int(cfg.sram.word_bytes.value)
+
+    def words(n: int) -> int:
+        if n < 0:
+            raise ValueError(f"{pe}: negative region size {n}")
+        return -(-int(n) // word) * word
+
+    return MemoryFit(pe, words(program_bytes), program_capacity(cfg),
+                     {k: words(v) for k, v in data.items()}, data_capacity(cfg))
+
+
+# -- topology -----------------------------------------------------------------------------------
+def chip_graph(cfg: Spinnaker2Config) -> nx.Graph:
+    """The data NoC of one chip: QPE sites of ``QUAD_MAP`` linked to their 4 neighbours."""
+    g = nx.grid_2d_graph(range(1, int(cfg.chip.qpe_grid.columns.value) + 1),
+                         range(1, int(cfg.chip.qpe_grid.rows.value) + 1))
+    g.remove_nodes_from(cfg.chip.qpe_grid.missing)
+    return g
+
+
+def board_graph(n_chips: int) -> nx.Graph:
+    """Chips on a triangular lattice (6 links each), filled row by row."""
+    width = max(1, math.ceil(math.sqrt(n_chips)))
+    pos = {c: (c % width, c // width) for c in range(n_chips)}
+    at = {p: c for c, p in pos.items()}
+    g = nx.Graph()
+    g.add_nodes_from(range(n_chips))
+    for c, (x, y) in pos.items():
+        for dx, dy in ((1, 0), (0, 1), (1, 1)):
+            if (x + dx, y + dy) in at:
+                g.add_edge(c, at[(x + dx, y + dy)])
+    return g
+
+
+def pe_name(i: int) -> str:
+    return f"pe{i}"
+
+
+def gateway_name(chip: int) -> str:
+    return f"chip{chip}.gateway"
+
+
+# -- system -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Relay:
+    """A packet on its way to PEs of other chips, via the gateways."""
+
+    data: Any
+    dsts: dict[int, tuple[str, ...]]
+    payload_bits: int
+    tags: Tags
+
+
+@dataclass
+class Spinnaker2System:
+    """PEs on one or more chips; see the module docstring."""
+
+    engine: Engine
+    config: Spinnaker2Config
+    level: str
+    cost: Spinnaker2Cost
+    pes: list[Core] = field(default_factory=list)
+    nocs: list[Noc] = field(default_factory=list)
+    drams: list[Dram] = field(default_factory=list)
+    board: Noc | None = None
+
+    @property
+    def pes_per_chip(self) -> int:
+        return int(self.config.chip.pes_per_chip.value)
+
+    @property
+    def n_chips(self) -> int:
+        return len(self.nocs)
+
+    def chip_of(self, pe: int) -> int:
+        return pe // self.pes_per_chip
+
+    def send(
+        self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None, tags: Tags = ()
+    ) -> None:
+        """Multicast from PE ``src`` to PEs ``dsts``, on its chip directly and to other chips
+        through the gateways."""
+        chip = self.chip_of(src)
+        by_chip: dict[int, list[str]] = {}
+        for d in dsts:
+            by_chip.setdefault(self.chip_of(d), []).append(pe_name(d))
+        local = by_chip.pop(chip, None)
+        name = pe_name(src)
+        if local:
+            self.nocs[chip].send(name, local, payload_bits, data, tags)
+        if by_chip:
+            relay = _Relay(data, {c: tuple(v) for c, v in by_chip.items()}, payload_bits, tags)
+            self.nocs[chip].send(name, [gateway_name(chip)], payload_bits, relay, tags)
+
+    def _from_chip(self, chip: int):
+        def deliver(p: Packet) -> None:
+            relay: _Relay = p.data
+            self.board.send(gateway_name(chip), [gateway_name(c) for c in relay.dsts],
+                            relay.payload_bits, relay, relay.tags)
+        return deliver
+
+    def _from_board(self, chip: int):
+        def deliver(p: Packet) -> None:
+            relay: _Relay = p.data
+            self.nocs[chip].send(gateway_name(chip), relay.dsts[chip], relay.payload_bits,
+                                 relay.data, relay.tags)
+        return deliver
+
+    def load(self, pe: int, program_bytes: int, data: Mapping[str, int]) -> MemoryFit:
+        """Check and allocate PE ``pe``'s program (in the program banks) and data regions."""
+        fit = memory_fit(self.config, program_bytes, data, pe_name(pe))
+        if not fit.fits:
+            raise PeMemoryError(fit)
+        sram = self.pes[pe].sram
+        sram.allocate("program_banks", program_capacity(self.config))
+        for region, nbytes in fit.data.items():
+            sram.allocate(region, nbytes)
+        return fit
+
+
+def build_spinnaker2(
+    n_pes: int,
+    handler: Handler | Sequence[Handler],
+    level: str = DEFAULT_LEVEL,
+    config: Spinnaker2Config | None = None,
+    *,
+    seed: int = 0,
+    timeline: Timeline | None = None,
+    record_deliveries: bool = False,
+    cost: Spinnaker2Cost | None = None,
+) -> Spinnaker2System:
+    """``n_pes`` SpiNNaker2 PEs (over as many chips as needed) in a fresh :class:`Engine`.
+
+    ``cost`` overrides the default cost model (e.g. with accelerators switched on)."""
+    cfg = config or load_spinnaker2()
+    if n_pes < 0:
+        raise ValueError(f"n_pes must be >= 0, got {n_pes}")
+    handlers = list(handler) if isinstance(handler, Sequence) else [handler] * n_pes
+    if len(handlers) != n_pes:
+        raise ValueError(f"{len(handlers)} handlers for {n_pes} PEs")
+    cost = cost or Spinnaker2Cost(cfg, level)
+    op = cfg.level(level)
+    clock = int(op.clock.value)
+    engine = Engine(clock, seed=seed, timeline=timeline)
+    system = Spinnaker2System(engine, cfg, level, cost)
+    per_chip = system.pes_per_chip
+    n_chips = max(1, math.ceil(n_pes / per_chip))
+    sites = cfg.chip.qpe_grid.sites()
+    per_qpe = int(cfg.chip.pes_per_qpe.value)
+    noc_cfg = _noc_config(cfg)
+    gateway = tuple(cfg.board.gateway_qpe)
+    for c in range(n_chips):
+        Component(engine, f"chip{c}.periphery", cfg.chip.periphery_power.value)
+        noc = Noc(engine, f"chip{c}.noc", noc_cfg, chip_graph(cfg), record_deliveries)
+        system.nocs.append(noc)
+        system.drams.append(Dram(engine, f"chip{c}.lpddr4", _dram_config(cfg, clock)))
+    if n_chips > 1:
+        system.board = Noc(engine, "board", _board_config(cfg), board_graph(n_chips),
+                           record_deliveries)
+        for c in range(n_chips):
+            system.nocs[c].attach(gateway_name(c), gateway, system._from_chip(c))
+            system.board.attach(gateway_name(c), c, system._from_board(c))
+    sram_cfg = SramConfig(
+        banks=int(cfg.sram.banks.value), bank_bytes=int(cfg.sram.bank_bytes.value),
+        word_bytes=int(cfg.sram.word_bytes.value), read_energy_pj=op.sram_read_energy.value,
+        write_energy_pj=op.sram_write_energy.value,
+    )
+    dma_cfg = DmaConfig(
+        setup_cycles=int(cfg.dma.setup_cycles.value),
+        bytes_per_cycle=cfg.dma.bandwidth.value / clock,
+        burst_bytes=int(cfg.dma.burst_bytes.value),
+        energy_per_byte_pj=cfg.dma.energy_per_byte.value,
+    )
+    core_cfg = CoreConfig(static_power_w=op.pe_sleep_power.value)
+    for i in range(n_pes):
+        chip, k = divmod(i, per_chip)
+        name = pe_name(i)
+        sram = Sram(engine, f"{name}.sram", sram_cfg)
+        dma = Dma(engine, f"{name}.dma", dma_cfg, sram)
+        system.pes.append(Core(engine, name, core_cfg, handlers[i], system.nocs[chip],
+                               sites[k // per_qpe], sram, dma))
+    return system
+
+
+def _noc_config(cfg: Spinnaker2Config) -> NocConfig:
+    n = cfg.noc
+    return NocConfig(
+        clock_hz=int(n.clock.value), routing="shortest",
+        router_latency_cycles=int(n.router_latency.value), link_width_bits=int(n.link_width.value),
+        header_bits=int(n.header_bits.value), max_payload_bits=int(n.max_payload_bits.value),
+        inject_energy_pj=n.inject_energy.value, hop_energy_pj=n.hop_energy.value,
+        hop_energy_per_bit_pj=n.hop_energy_per_bit.value,
+    )
+
+
+def _board_config(cfg: Spinnaker2Config) -> NocConfig:
+    """Chip-to-chip links as a NoC clocked at the link bit rate, one bit per cycle."""
+    b, n = cfg.board, cfg.noc
+    rate = int(b.link_bit_rate.value)
+    return NocConfig(
+        clock_hz=rate, routing="shortest",
+        router_latency_cycles=round(b.link_latency.value * rate), link_width_bits=1,
+        header_bits=int(n.header_bits.value), max_payload_bits=int(n.max_payload_bits.value),
+        inject_energy_pj=0.0, hop_energy_pj=0.0, hop_energy_per_bit_pj=b.energy_per_bit.value,
+    )
+
+
+def _dram_config(cfg: Spinnaker2Config, clock_hz: int) -> DramConfig:
+    d = cfg.dram
+    channels = int(d.interfaces.value)
+    return DramConfig(
+        channels=channels, bytes_per_cycle=d.bandwidth.value / channels / clock_hz,
+        latency_cycles=math.ceil(d.latency.value * clock_hz - 1e-9),
+        energy_per_byte_pj=d.energy_per_byte.value,
+    )

@@ -1,0 +1,91 @@
+"""``nmsim plot breakdown|sweep|profile``: figures of job results, written as PNG, SVG or PDF."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from simulator.plots import (
+    SAVE_FORMATS,
+    PlotInputError,
+    breakdown_figure,
+    load_result,
+    load_sweep,
+    profile_figure,
+    save,
+    sweep_figure,
+)
+
+
+def register(cli) -> None:
+    p = cli.add("breakdown", group="plot",
+                help="per-operation energy (or latency) breakdown of an rwkv-token result.json")
+    p.add_argument("result", metavar="RESULT.json", help="written by `nmsim rwkv-token --out`")
+    _output(p)
+    p.add_argument("--metric", choices=("energy", "latency"), default="energy")
+    p.add_argument("--percent", action="store_true", help="each bar as shares of its total")
+    p.add_argument("--by", choices=("sub_block", "site"), default="sub_block",
+                   help="group the category bars by sub-block (default) or by site (layer)")
+    p.add_argument("--top", type=_positive, default=10, metavar="K",
+                   help="operations shown one by one; the rest are summed as 'other'")
+    p.set_defaults(func=_breakdown)
+
+    p = cli.add("sweep", group="plot",
+                help="latency, energy and memory per PE against N, from an egru-sweep sweep.csv")
+    p.add_argument("sweep", metavar="SWEEP.csv", help="sweep.csv or sweep.json of egru-sweep")
+    _output(p)
+    p.set_defaults(func=_sweep)
+
+    p = cli.add("profile", group="plot",
+                help="per-PE stage profile (cycles per stage) of one point of an egru-sweep")
+    p.add_argument("sweep", metavar="SWEEP.json", help="sweep.json of egru-sweep (has stages)")
+    _output(p)
+    p.add_argument("--pes", type=int, metavar="N",
+                   help="the point to show (default: the feasible N with the lowest latency)")
+    p.add_argument("--strategy", help="only this partitioning strategy (default: all at N)")
+    p.set_defaults(func=_profile)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="image file; the format follows the extension (.png, .svg, .pdf)")
+
+
+def _breakdown(args: argparse.Namespace) -> int:
+    return _write(args, lambda: breakdown_figure(load_result(args.result), args.metric,
+                                                 args.percent, args.by, args.top))
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    return _write(args, lambda: sweep_figure(load_sweep(args.sweep)))
+
+
+def _profile(args: argparse.Namespace) -> int:
+    keys = ("pes", "strategy", "fits", "stages")
+    return _write(args, lambda: profile_figure(load_sweep(args.sweep, keys), args.pes,
+                                               args.strategy))
+
+
+def _write(args: argparse.Namespace, make: Callable[[], Figure]) -> int:
+    """Build and save the figure; bad input is a one-line error, not a traceback."""
+    try:
+        if Path(args.output).suffix.lower() not in SAVE_FORMATS:
+            raise PlotInputError(f"cannot tell the image format of {args.output}: use one of "
+                                 f"{', '.join(SAVE_FORMATS)}")
+        path = save(make(), args.output)
+    except PlotInputError as e:
+        print(f"nmsim plot {args.plot_command}: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0

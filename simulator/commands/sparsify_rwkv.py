@@ -1,0 +1,86 @@
+"""`nmsim sparsify rwkv`: the training-free HardShrink threshold search for an RWKV-4."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from models.rwkv import load_rwkv4, load_tiny_rwkv, load_tokenizer, sample_windows, windows
+from models.sparsify import PUBLISHED_LOSS_INC, save_thresholds, sparsify
+from models.text import load_corpus, split_corpus
+from workloads.rwkv_trace import profile_table
+
+
+def register(cli) -> None:
+    p = cli.add(
+        "rwkv",
+        help="Search HardShrink thresholds for an RWKV-4 without training (Knunyants et al., "
+        "arXiv 2501.16337) and report held-out loss and sparsity, dense vs sparsified.",
+        group="sparsify",
+    )
+    p.add_argument("--checkpoint", help="official-layout RWKV-4 .pth (default: shipped tiny)")
+    p.add_argument("--out", "-o", type=Path, default=Path("rwkv_thresholds.json"),
+                   help="thresholds file to write (default rwkv_thresholds.json)")
+    p.add_argument("--loss-inc", type=float, default=PUBLISHED_LOSS_INC,
+                   help=f"acceptance factor per site (published: {PUBLISHED_LOSS_INC})")
+    p.add_argument("--no-warm-start", action="store_true",
+                   help="scan every site from the top instead of the most frequent earlier choice")
+    p.add_argument("--init-windows", type=int, default=32,
+                   help="initialisation windows, drawn from the training part (default 32)")
+    p.add_argument("--eval-windows", type=int, default=0,
+                   help="held-out windows to evaluate (default 0: all of the held-out part)")
+    p.add_argument("--ctx-len", type=int, default=128, help="tokens per window (default 128)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation windows")
+    p.add_argument("--text-file", type=Path, help="text for a --checkpoint model: the first 90%% "
+                   "gives initialisation windows, the last 10%% is held out")
+    p.add_argument("--tokenizer", default="char",
+                   help="char | world | path to a tokenizer.json (for --text-file)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.checkpoint is None:
+            model, tok, _ = load_tiny_rwkv()
+            encode, description = tok.encode, "RWKV-4 tiny (shipped)"
+        else:
+            model = load_rwkv4(args.checkpoint)
+            encode, description = load_tokenizer(args.tokenizer), f"RWKV-4 {args.checkpoint}"
+        if args.text_file:
+            text = args.text_file.read_text("utf-8")
+        elif args.checkpoint is None:
+            text = load_corpus()
+        else:
+            raise ValueError("--checkpoint needs --text-file (and usually --tokenizer)")
+        train_text, held_text = split_corpus(text)
+        init = sample_windows(encode(train_text), args.init_windows, args.ctx_len, args.seed)
+        held = windows(encode(held_text), args.ctx_len)
+        if args.eval_windows:
+            held = held[: args.eval_windows]
+    except (ValueError, OSError, ImportError) as e:
+        print(f"nmsim sparsify rwkv: error: {e}", file=sys.stderr)
+        return 2
+    bar = tqdm(total=model.cfg.n_layer * 7, desc="sparsify", unit="site")
+
+    def progress(site: str, loss: float, inferences: int) -> None:
+        bar.set_postfix_str(f"{site} loss {loss:.4f} inferences {inferences}")
+        bar.update()
+
+    tf = sparsify(model, init, held, description, loss_inc=args.loss_inc,
+                  warm_start=not args.no_warm_start, progress=progress)
+    bar.close()
+    save_thresholds(tf, args.out)
+    ev, se = tf.evaluation, tf.search
+    print(profile_table({"dense": ev["sparsity_dense"], "sparsified": ev["sparsity_sparse"]}))
+    print(f"MAC-weighted sparsity: dense {100 * ev['mac_weighted_sparsity_dense']:.1f}%, "
+          f"sparsified {100 * ev['mac_weighted_sparsity_sparse']:.1f}%")
+    print(f"held-out loss ({ev['heldout_tokens']} tokens): dense {ev['loss_dense']:.4f}, "
+          f"sparsified {ev['loss_sparse']:.4f} nats/token")
+    print(f"initialisation loss: dense {se['init_loss_dense']:.4f}, sparsified "
+          f"{se['init_loss_sparse']:.4f} (bound {se['init_loss_bound']:.4f}); "
+          f"inferences {se['inferences']} (warm start {'on' if se['warm_start'] else 'off'})")
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,195 @@
+"""Event-stream traces of real RWKV-4 inference (dense or HardShrink-sparsified).
+
+Tokens run one at a time through the model in RNN mode (as a chip runs them); at every linear
+layer's input ("site", see ``models.rwkv.SITE_SUFFIXES``) the non-zero entries after the
+threshold are recorded, per token, with the layer's shape. Site names ``blocks.{i}.att.key`` etc.;
+group ``time_mix`` (att) or ``channel_mix`` (ffn); ``size`` = input features, ``out_features`` =
+output features; RWKV weights are dense (``weight_density = 1``, no matrix stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from models.rwkv import (
+    RWKV4,
+    SITE_SUFFIXES,
+    RWKVConfig,
+    load_rwkv4,
+    load_tiny_rwkv,
+    site_names,
+    site_suffix,
+)
+from models.sparsify import Thresholds, ThresholdsFile, load_thresholds
+from models.text import load_corpus, split_corpus
+from workloads.opcounts import mac_weighted_sparsity, trace_ops
+from workloads.trace import SiteEvents, SiteSpec, Trace, TraceMeta
+
+GROUPS = {"att": "time_mix", "ffn": "channel_mix"}
+
+
+def rwkv_site_specs(cfg: RWKVConfig, blocks: Sequence[int]) -> list[SiteSpec]:
+    """Static description of the seven sites of each listed block."""
+    specs = []
+    for b in blocks:
+        for suffix in SITE_SUFFIXES:
+            size, out = cfg.site_shape(suffix)
+            specs.append(SiteSpec(name=f"blocks.{b}.{suffix}", group=GROUPS[suffix[:3]],
+                                  size=size, out_features=out, weight_density=1.0))
+    return specs
+
+
+class _Recorder:
+    """Site function: applies the thresholds (if any), records non-zeros of the wanted sites."""
+
+    def __init__(self, inner: Thresholds | None, wanted: Sequence[str]) -> None:
+        self.inner = inner
+        self.steps: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in wanted}
+        self.on = False
+
+    def __call__(self, name: str, x: Tensor) -> Tensor:
+        y = self.inner(name, x) if self.inner is not None else x
+        if self.on and name in self.steps:
+            flat = y.reshape(-1)
+            idx = torch.nonzero(flat).flatten()
+            self.steps[name].append((idx.numpy().astype(np.int32),
+                                     flat[idx].numpy().astype(np.float32)))
+        return y
+
+
+def _resolve_thresholds(
+    thresholds: str | Path | ThresholdsFile | Thresholds | None,
+) -> tuple[Thresholds | None, str | None]:
+    if thresholds is None:
+        return None, None
+    if isinstance(thresholds, Thresholds):
+        return thresholds, None
+    if isinstance(thresholds, ThresholdsFile):
+        return thresholds.to_thresholds(), None
+    return load_thresholds(thresholds).to_thresholds(), str(thresholds)
+
+
+def rwkv_trace_from_model(
+    checkpoint: str | Path | RWKV4 | None = None,
+    *,
+    thresholds: str | Path | ThresholdsFile | Thresholds | None = None,
+    tokens: Sequence[int] | None = None,
+    text: str | None = None,
+    tokenizer: Callable[[str], list[int]] | None = None,
+    n_tokens: int = 32,
+    skip: int = 0,
+    blocks: Sequence[int] | None = None,
+    description: str | None = None,
+    progress: bool = False,
+) -> Trace:
+    """Trace ``n_tokens`` tokens of real inference.
+
+    ``checkpoint``: None for the shipped tiny model, a path to an official-layout RWKV-4 ``.pth``,
+    or a model. Input: ``tokens`` (ids), or ``text`` with ``tokenizer`` (the tiny model's own
+    character tokenizer by default); without either, the tiny model reads the held-out part of the
+    shipped corpus. ``skip`` tokens run first without being recorded (the state warms up).
+    ``thresholds``: None (dense), a thresholds file or object. ``blocks``: which blocks to record
+    (default all). ``progress`` shows a progress bar over tokens.
+    """
+    checkpoint_name = None
+    if checkpoint is None:
+        model, tok, _ = load_tiny_rwkv()
+        tokenizer = tokenizer or tok.encode
+        default_name = "RWKV-4 tiny (shipped)"
+        checkpoint_name = "shipped tiny (models/artifacts/rwkv_tiny.pth)"
+        if tokens is None and text is None:
+            text = split_corpus(load_corpus())[1]
+    else:
+        if isinstance(checkpoint, RWKV4):
+            model, default_name = checkpoint, "RWKV-4 model"
+        else:
+            model = load_rwkv4(checkpoint)
+            checkpoint_name = str(checkpoint)
+            default_name = f"RWKV-4 {Path(checkpoint).name}"
+        default_name += f" (L{model.cfg.n_layer}, C{model.cfg.n_embd})"
+    cfg = model.cfg
+    if tokens is None:
+        if text is None or tokenizer is None:
+            raise ValueError("give token ids, or text and a tokenizer for this checkpoint")
+        tokens = tokenizer(text[: 16 * (skip + n_tokens) + 64])
+    tokens = list(tokens)[: skip + n_tokens]
+    if len(tokens) < skip + n_tokens:
+        raise ValueError(f"need {skip + n_tokens} tokens, got {len(tokens)}")
+    if any(not 0 <= t < cfg.vocab_size for t in tokens):
+        raise ValueError(f"token ids must lie in [0, {cfg.vocab_size})")
+    th, th_file = _resolve_thresholds(thresholds)
+    if th is not None:
+        th.check(model)
+    sparsified = th is not None and th.enabled and bool(th.values)
+    blocks = list(range(cfg.n_layer)) if blocks is None else list(blocks)
+    if any(not 0 <= b < cfg.n_layer for b in blocks):
+        raise ValueError(f"blocks must lie in [0, {cfg.n_layer})")
+    rec = _Recorder(th, site_names(cfg.n_layer, blocks))
+    state = None
+    for i, t in enumerate(tqdm(tokens, desc="trace", unit="token", disable=not progress)):
+        rec.on = i >= skip
+        _, state = model.step(t, state, rec)
+    meta = TraceMeta(
+        kind="rwkv",
+        synthetic=False,
+        model=description or f"{default_name} {'sparsified' if sparsified else 'dense'}",
+        n_steps=n_tokens,
+        sites=rwkv_site_specs(cfg, blocks),
+        extra={
+            "n_layer": cfg.n_layer,
+            "n_embd": cfg.n_embd,
+            "vocab_size": cfg.vocab_size,
+            "dim_ffn": cfg.dim_ffn,
+            "blocks": blocks,
+            "sparsified": sparsified,
+            "thresholds_file": th_file,
+            "checkpoint": checkpoint_name,
+            "skip_tokens": skip,
+            "token_ids": tokens[skip:],
+        },
+    )
+    events = {n: SiteEvents.from_steps(steps) for n, steps in rec.steps.items()}
+    return Trace(meta=meta, events=events)
+
+
+def measured_profile(trace: Trace) -> dict[str, float]:
+    """Activation sparsity per site suffix, averaged over the trace's blocks and tokens (the
+    input of :func:`workloads.rwkv_synthetic.synthetic_rwkv_trace`)."""
+    acc: dict[str, list[float]] = {}
+    for s in trace.sites:
+        n = trace.events[s.name].counts().sum()
+        acc.setdefault(site_suffix(s.name), []).append(1.0 - n / (trace.meta.n_steps * s.size))
+    return {k: float(np.mean(acc[k])) for k in SITE_SUFFIXES if k in acc}
+
+
+def profile_table(profiles: Mapping[str, Mapping[str, float]]) -> str:
+    """Plain-text table of per-site sparsity (%) for one or more named profiles."""
+    names = list(profiles)
+    lines = [f"{'site':16s}" + "".join(f"{n:>22s}" for n in names)]
+    for s in SITE_SUFFIXES:
+        lines.append(f"{s:16s}" + "".join(f"{100 * profiles[n].get(s, 0.0):21.1f}%"
+                                          for n in names))
+    return "\n".join(lines)
+
+
+def summarize(trace: Trace) -> str:
+    """Provenance label, per-site sparsity and NeuroBench-style op counts per token, split into
+    Time-Mix and Channel-Mix (what `nmsim trace rwkv` prints)."""
+    ops = trace_ops(trace)
+    lines = [trace.label, f"{trace.meta.n_steps} tokens, {len(trace.sites)} sites"]
+    lines.append(profile_table({"activation sparsity": measured_profile(trace)}))
+    for group in ("time_mix", "channel_mix", None):
+        sel = [o for o in ops if group is None or o.group == group]
+        dense = sum(o.dense_macs for o in sel)
+        eff = sum(o.effective_macs for o in sel)
+        lines.append(
+            f"{group or 'total':12s} dense MACs/token {dense:14,.0f}  effective MACs/token "
+            f"{eff:14,.0f}  MAC-weighted sparsity {100 * mac_weighted_sparsity(sel):5.1f}%"
+        )
+    return "\n".join(lines)

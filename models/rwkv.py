@@ -32,17 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-#: The seven linear-layer inputs of a block, as site-name suffixes (``blocks.{i}.<suffix>``).
-SITE_SUFFIXES: tuple[str, ...] = (
-    "att.key",
-    "att.value",
-    "att.receptance",
-    "att.output",
-    "ffn.key",
-    "ffn.receptance",
-    "ffn.value",
-)
-
 #: ``site(name, x) -> x``: called on every linear layer's input.
 SiteFn = Callable[[str, Tensor], Tensor]
 
@@ -52,22 +41,6 @@ DEFAULT_CHUNK = 16
 
 def _identity_site(name: str, x: Tensor) -> Tensor:
     return x
-
-
-def site_names(n_layer: int, blocks: Sequence[int] | None = None) -> list[str]:
-    """All site names of the given blocks (default: every block), in block then suffix order."""
-    ids = range(n_layer) if blocks is None else blocks
-    return [f"blocks.{i}.{s}" for i in ids for s in SITE_SUFFIXES]
-
-
-def site_suffix(name: str) -> str:
-    """``blocks.3.att.key`` -> ``att.key``."""
-    m = re.fullmatch(r"blocks\.\d+\.(att|ffn)\.(\w+)", name)
-    if m is None or f"{m[1]}.{m[2]}" not in SITE_SUFFIXES:
-        raise ValueError(
-            f"{name!r} is not an RWKV-4 site name (blocks.<i>.<{'|'.join(SITE_SUFFIXES)}>)"
-        )
-    return f"{m[1]}.{m[2]}"
 
 
 class CheckpointError(ValueError):

@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import Tensor
 
-from models.rwkv import RWKV4, SITE_SUFFIXES, SiteFn, site_names, site_suffix
+from models.rwkv import RWKV4, SiteFn
+from models.rwkv_sites import SITE_SUFFIXES, site_names, site_suffix
 
 #: Site order inside a block during the search (as published).
 SEARCH_ORDER: tuple[str, ...] = (

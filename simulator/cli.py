@@ -13,7 +13,9 @@ from collections.abc import Sequence
 
 #: Modules that register commands, in the order their commands are listed in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "simulator.commands.rwkv_token",
     "simulator.commands.trace_rwkv",
+    "simulator.commands.trace_egru",
     "simulator.commands.sparsify_rwkv",
     "simulator.commands.plot",
     "simulator.commands.calibrate",

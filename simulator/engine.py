@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from simulator.ledger import Category, Ledger
+from simulator.ledger import Category, Ledger, Tags
 from simulator.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -84,8 +84,11 @@ class Engine:
         self.charge_static()
         return self.now
 
-    def charge_static(self) -> None:
-        """Charge static power x time since the last call, per component."""
+    def charge_static(self, tags: Tags = ()) -> None:
+        """Charge static power x time since the last call, per component.
+
+        Jobs call it at phase boundaries with the phase's ``tags`` (e.g. a sub-block), so
+        static energy is attributed to the phase during which it was spent."""
         dt = self.now - self._static_charged_until
         if dt <= 0:
             return
@@ -94,7 +97,7 @@ class Engine:
             if c.static_power_w > 0:
                 self.ledger.charge(
                     c.name, "leakage", Category.STATIC, count=0, cycles=dt,
-                    energy_pj=c.static_power_w * seconds * 1e12,
+                    energy_pj=c.static_power_w * seconds * 1e12, tags=tags,
                 )
         self._static_charged_until = self.now
 

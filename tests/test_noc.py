@@ -117,3 +117,26 @@ def test_cores_exchange_packets(noc_config):
     a.send(["b"], 32, 0)
     eng.run()
     assert seen == [("b", 0), ("a", 1), ("b", 2), ("a", 3)]
+
+
+def test_train_costs_count_packets_and_holds_links(noc_config):
+    eng, noc, got = make_noc(noc_config)
+    p = noc.send("c00", ["c21"], payload_bits=32, count=5)
+    q = noc.send("c00", ["c21"], payload_bits=32)
+    eng.run()
+    # head cut-through: same head latency as one packet (3 hops x (2 + 2) cycles)
+    assert got["c21"][0] == (p.id, 12)
+    assert p.tail_cycles == 4 * 2
+    # the single packet behind the train waits for the 5 x 2 cycles the train holds link 1
+    assert got["c21"][1] == (q.id, 10 + 12)
+    e = eng.ledger.by("operation")
+    assert e["hop"] == pytest.approx(6 * 3 * (2.0 + 64 * 0.01))
+    assert e["inject"] == pytest.approx(6.0)
+    assert eng.ledger.by("operation", value="count")["hop"] == 18
+    assert sum(noc.link_packets.values()) == 18
+
+
+def test_train_needs_a_packet(noc_config):
+    _, noc, _ = make_noc(noc_config)
+    with pytest.raises(ValueError, match="count >= 1"):
+        noc.send("c00", ["c21"], payload_bits=32, count=0)

@@ -8,7 +8,8 @@ import json
 import pytest
 import torch
 
-from models.rwkv import load_tiny_rwkv, sample_windows, site_names, windows
+from models.rwkv import load_tiny_rwkv, sample_windows, windows
+from models.rwkv_sites import site_names
 from models.sparsify import (
     KEPT_FRACTIONS,
     PUBLISHED_LOSS_INC,

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.rwkv import TINY_THRESHOLDS, artifact_path, load_tiny_rwkv, site_names
+from models.rwkv import TINY_THRESHOLDS, artifact_path, load_tiny_rwkv
+from models.rwkv_sites import site_names
 from models.sparsify import load_thresholds
 from simulator.cli import main
 from workloads.opcounts import mac_weighted_sparsity, site_ops, trace_ops

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtri
 
-from models.rwkv import SITE_SUFFIXES, RWKVConfig
+from models.rwkv import RWKVConfig
+from models.rwkv_sites import SITE_SUFFIXES
 from workloads.rwkv_trace import rwkv_site_specs
 from workloads.trace import SiteEvents, Trace, TraceMeta
 

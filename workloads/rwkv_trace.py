@@ -1,7 +1,7 @@
 """Event-stream traces of real RWKV-4 inference (dense or HardShrink-sparsified).
 
 Tokens run one at a time through the model in RNN mode (as a chip runs them); at every linear
-layer's input ("site", see ``models.rwkv.SITE_SUFFIXES``) the non-zero entries after the
+layer's input ("site", see ``models.rwkv_sites.SITE_SUFFIXES``) the non-zero entries after the
 threshold are recorded, per token, with the layer's shape. Site names ``blocks.{i}.att.key`` etc.;
 group ``time_mix`` (att) or ``channel_mix`` (ffn); ``size`` = input features, ``out_features`` =
 output features; RWKV weights are dense (``weight_density = 1``, no matrix stored).
@@ -19,13 +19,11 @@ from tqdm import tqdm
 
 from models.rwkv import (
     RWKV4,
-    SITE_SUFFIXES,
     RWKVConfig,
     load_rwkv4,
     load_tiny_rwkv,
-    site_names,
-    site_suffix,
 )
+from models.rwkv_sites import SITE_SUFFIXES, site_names, site_suffix
 from models.sparsify import Thresholds, ThresholdsFile, load_thresholds
 from models.text import load_corpus, split_corpus
 from workloads.opcounts import mac_weighted_sparsity, trace_ops

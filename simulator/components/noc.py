@@ -71,6 +71,12 @@ class Packet:
     data: Any
     tags: Tags
     sent_at: int
+    count: int = 1  # wire packets in this train (see Noc.send)
+
+    @property
+    def tail_cycles(self) -> int:
+        """Cycles from the head's arrival to the tail's, on an uncontended path."""
+        return (self.count - 1) * self.link_cycles
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +222,20 @@ class Noc(Component):
         payload_bits: int,
         data: Any = None,
         tags: Tags = (),
+        count: int = 1,
     ) -> Packet:
         """Inject a unicast (one destination) or multicast packet from endpoint ``src``.
 
         Hop energy is charged here for every link of the tree (it does not depend on when
-        the hop happens); link occupancy and delivery times are simulated hop by hop."""
+        the hop happens); link occupancy and delivery times are simulated hop by hop.
+
+        ``count > 1`` sends a *train*: ``count`` packets of the same size back to back along
+        the same tree (e.g. the events of one layer input for one core). It costs ``count``
+        times the energy and occupies each link ``count`` times as long, but is one SimPy
+        event per hop: the head travels cut-through and is delivered once per destination
+        (``Packet.count`` and ``Packet.tail_cycles`` tell the receiver what it holds)."""
+        if count < 1:
+            raise ValueError(f"{self.name}: a train needs count >= 1, got {count}")
         cfg = self.config
         dsts = tuple(dsts)
         plan = self._plans.get((src, dsts)) or self._plan(src, dsts)
@@ -233,17 +248,18 @@ class Noc(Component):
             link_cycles = self.engine.to_cycles(-(-bits // cfg.link_width_bits), cfg.clock_hz)
             self._link_cycles[bits] = link_cycles
         p = Packet(next(self._ids), src, plan.dsts, payload_bits, bits, link_cycles, data, tags,
-                   self.env.now)
+                   self.env.now, count)
         self.sent += 1
         self.expected += len(plan.dsts)
         charge = self.engine.ledger.charge
-        charge(self.name, "inject", Category.COMMUNICATION, 1, 0, cfg.inject_energy_pj, tags)
+        charge(self.name, "inject", Category.COMMUNICATION, count, 0,
+               count * cfg.inject_energy_pj, tags)
         hops = len(plan.edges)
         if hops:
-            charge(self.name, "hop", Category.COMMUNICATION, hops,
-                   hops * (link_cycles + self._router_cycles),
-                   hops * (cfg.hop_energy_pj + bits * cfg.hop_energy_per_bit_pj), tags)
-            self._traffic[(plan.edges, bits)] += 1
+            charge(self.name, "hop", Category.COMMUNICATION, hops * count,
+                   hops * count * (link_cycles + self._router_cycles),
+                   hops * count * (cfg.hop_energy_pj + bits * cfg.hop_energy_per_bit_pj), tags)
+            self._traffic[(plan.edges, bits)] += count
         self._arrive(p, plan.steps, plan.src_node)
         return p
 
@@ -259,14 +275,15 @@ class Noc(Component):
         env, timeline, free_at = self.env, self.engine.timeline, self.link_free_at
         now = env.now
         ser = p.link_cycles
+        hold = ser * p.count
         for nxt in kids:
             link = (node, nxt)
             start = free_at[link]
             if start < now:
                 start = now
-            free_at[link] = start + ser
+            free_at[link] = start + hold
             if timeline is not None:
-                timeline.span(f"{self.name}.link{node}->{nxt}", f"pkt{p.id}", start, start + ser)
+                timeline.span(f"{self.name}.link{node}->{nxt}", f"pkt{p.id}", start, start + hold)
             env.timeout(start - now + ser + self._router_cycles).callbacks.append(
                 partial(self._arrive, p, steps, nxt)
             )

@@ -1,0 +1,125 @@
+"""``nmsim rwkv-token``: one token through one RWKV-4 block, dense vs sparse (job 1)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from simulator.jobs.rwkv_token import (
+    CHIPS,
+    STRATEGIES,
+    ChipSetup,
+    JobConfig,
+    MappingError,
+    format_table,
+    rwkv_token,
+)
+from simulator.timeline import Timeline
+from workloads.trace import TraceError
+
+BREAKDOWN_FIELDS = ("mode", "sub_block", "site", "component", "operation", "category", "count",
+                    "energy_j", "cycles")
+
+
+def register(cli) -> None:
+    p = cli.add("rwkv-token", help="simulate one token through one RWKV-4 block on a chip, dense "
+                "vs activation-sparse: energy and latency by sub-block, category and operation")
+    p.add_argument("--chip", choices=CHIPS, default="seneca", help="default: seneca")
+    p.add_argument("--model", default=None, metavar="tiny|SIZE|PATH",
+                   help="tiny: the shipped tiny model on real text; a size "
+                   "(169M, 430M, 1.5B, 3B): a synthetic trace with the published 3B sparsity "
+                   "profile; PATH: your RWKV-4 .pth (needs --thresholds and --tokenizer). "
+                   "Default: 3B synthetic")
+    p.add_argument("--trace", type=Path, metavar="SPARSE.npz",
+                   help="a trace from `nmsim trace rwkv` for the sparse run")
+    p.add_argument("--dense-trace", type=Path, metavar="DENSE.npz",
+                   help="its dense counterpart (default with --trace: every input non-zero)")
+    p.add_argument("--thresholds", type=Path, help="thresholds file for --model PATH (from "
+                   "`nmsim sparsify rwkv`)")
+    p.add_argument("--tokenizer", help="char | world | tokenizer.json, for --model PATH")
+    p.add_argument("--text-file", type=Path, help="input text for a real model (default: the "
+                   "held-out part of the shipped corpus)")
+    p.add_argument("--tokens", type=int, default=None,
+                   help="tokens simulated and averaged (default: 4 synthetic, 16 real)")
+    p.add_argument("--block", type=int, default=None,
+                   help="which block of the model (default: 0 synthetic, 1 real)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="rows",
+                   help="weight tiling: rows (output slices, events multicast; default) or "
+                   "columns (input slices, partial sums combined)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="chip cost-model option, repeatable; seneca: weight_precision=bf16|int8|"
+                   "int4, weights_per_access=N, accumulators=registers|memory; spinnaker2: "
+                   "level=0.5V|0.8V, precision=fp32|int8, use_exp_accelerator=true|false")
+    p.add_argument("--seed", type=int, default=0, help="seed of a synthetic trace")
+    p.add_argument("--out", type=Path, metavar="DIR", help="write result.json and breakdown.csv")
+    p.add_argument("--json", action="store_true", help="print the result JSON")
+    p.add_argument("--timeline", type=Path, metavar="FILE.json",
+                   help="Perfetto trace of the sparse run (bounded to 200k spans)")
+    p.set_defaults(func=run)
+
+
+def parse_options(items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` strings as a dict; numbers and booleans converted."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option {item!r}: expected KEY=VALUE")
+        low = value.lower()
+        out[key] = (True if low == "true" else False if low == "false"
+                    else int(value) if value.isdigit() else value)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from workloads.rwkv_inputs import load_traces  # imports torch: only when it runs
+
+    try:
+        setup = ChipSetup(args.chip, parse_options(args.option))
+        dense, sparse = load_traces(
+            model=args.model, trace=args.trace, dense_trace=args.dense_trace,
+            thresholds=args.thresholds, tokenizer=args.tokenizer, text_file=args.text_file,
+            tokens=args.tokens, block=args.block, seed=args.seed,
+        )
+        timeline = Timeline() if args.timeline else None
+        with tqdm(total=2, desc="rwkv-token", unit="run", disable=args.json) as bar:
+            def step(mode: str) -> None:
+                bar.set_postfix_str(mode)
+                if mode == "sparse":
+                    bar.update(1)
+
+            result = rwkv_token(dense, sparse, setup, tokens=args.tokens, block=args.block,
+                                job=JobConfig(strategy=args.strategy), timeline=timeline,
+                                progress=step)
+            bar.update(1)
+    except (TraceError, MappingError, ValueError, OSError, MemoryError) as e:
+        print(f"nmsim rwkv-token: error: {e}", file=sys.stderr)
+        return 2
+    if args.out:
+        write_result(result, args.out)
+    if timeline is not None:
+        timeline.write(args.timeline, result["provenance"]["clock_hz"], "nmsim rwkv-token")
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(format_table(result))
+        if args.out:
+            print(f"wrote {args.out / 'result.json'} and {args.out / 'breakdown.csv'}")
+        if timeline is not None:
+            print(f"wrote {args.timeline} ({len(timeline.spans)} spans, {timeline.dropped} "
+                  "dropped)")
+    return 0
+
+
+def write_result(result: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "result.json").write_text(json.dumps(result, indent=1))
+    with (out / "breakdown.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=BREAKDOWN_FIELDS)
+        w.writeheader()
+        w.writerows(result["breakdown"])

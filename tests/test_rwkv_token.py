@@ -1,0 +1,188 @@
+"""Job 1 (``nmsim rwkv-token``) end to end on small configurations, both chips."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from models.rwkv_sites import SITE_SUFFIXES
+from simulator.cli import main
+from simulator.jobs.rwkv_token import (
+    CATEGORIES,
+    SUMMARY_KEYS,
+    ChipSetup,
+    JobConfig,
+    map_block,
+    rwkv_token,
+    simulate_trace,
+)
+from workloads.opcounts import site_ops
+from workloads.rwkv_inputs import load_traces
+from workloads.rwkv_synthetic import synthetic_rwkv_trace
+
+CHIPS = ("seneca", "spinnaker2")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Dense and sparse traces of 3 tokens of the shipped tiny model (block 1)."""
+    return load_traces("tiny", tokens=3)
+
+
+@pytest.fixture(scope="module", params=CHIPS)
+def result(request, tiny):
+    return rwkv_token(*tiny, ChipSetup(request.param))
+
+
+def test_result_has_the_documented_keys(result):
+    for mode in ("dense", "sparse"):
+        for sub in SUMMARY_KEYS:
+            for cat in (*CATEGORIES, "total"):
+                assert set(result[mode][sub][cat]) == {"energy_j", "latency_s", "cycles"}
+    assert set(result["ratios"]) == set(SUMMARY_KEYS)
+    row = result["breakdown"][0]
+    assert {"sub_block", "site", "component", "operation", "category", "count", "energy_j",
+            "cycles"} <= set(row)
+    prov = result["provenance"]
+    assert prov["trace_kind"] == "real" and prov["chip_config"].startswith("calibration/")
+    assert prov["cost_sources"] and prov["tokens"] == 3
+
+
+def test_breakdown_sums_to_totals(result):
+    for mode in ("dense", "sparse"):
+        rows = [r for r in result["breakdown"] if r["mode"] == mode]
+        for sub in ("time_mix", "channel_mix"):
+            for cat in CATEGORIES:
+                got = sum(r["energy_j"] for r in rows
+                          if r["sub_block"] == sub and r["category"] == cat)
+                assert got == pytest.approx(result[mode][sub][cat]["energy_j"], rel=1e-12)
+        total = result[mode]["block"]["total"]
+        assert sum(r["energy_j"] for r in rows) == pytest.approx(total["energy_j"], rel=1e-12)
+        parts = sum(result[mode]["block"][c]["latency_s"] for c in CATEGORIES)
+        assert parts == pytest.approx(total["latency_s"], rel=1e-9)
+        assert total["latency_s"] == pytest.approx(
+            sum(result[mode][s]["total"]["latency_s"] for s in ("time_mix", "channel_mix")))
+
+
+def test_sparse_costs_no_more_than_dense(result):
+    for sub in SUMMARY_KEYS:
+        dyn = {m: sum(result[m][sub][c]["energy_j"] for c in CATEGORIES if c != "static")
+               for m in ("dense", "sparse")}
+        assert dyn["sparse"] <= dyn["dense"]
+        assert result["sparse"][sub]["total"]["energy_j"] <= result["dense"][sub]["total"][
+            "energy_j"]
+        # sane: sparsity helps, but cannot beat skipping every input of the tiny model
+        assert 1.0 <= result["ratios"][sub]["energy"] < 10.0
+        assert 1.0 <= result["ratios"][sub]["latency"] < 10.0
+
+
+def test_every_multiply_of_the_trace_is_charged_once(tiny):
+    """The MACs the tile cores charge equal the trace's effective MACs (NeuroBench count)."""
+    dense, _ = tiny
+    run, bmap = simulate_trace(dense, ChipSetup("spinnaker2"), sparse=False)
+    assert run.deliveries_expected == run.deliveries_made > 0
+    macs = run.ledger.by("site", "operation", value="count")
+    for suffix in SITE_SUFFIXES:
+        ops = site_ops(dense, f"blocks.1.{suffix}")
+        assert macs[(suffix, "fp_mac")] == pytest.approx(ops.effective_macs * run.tokens)
+
+
+def test_layers_are_tiled_within_a_core(tiny):
+    dense, _ = tiny
+    setup = ChipSetup("spinnaker2")
+    cost = setup.cost()
+    for strategy in ("rows", "columns"):
+        bmap = map_block([s for s in dense.sites], cost, JobConfig(strategy=strategy))
+        for sm in bmap.sites.values():
+            cells = sum(sm.rows(go) * sm.cols(gi) for gi in range(sm.in_splits)
+                        for go in range(sm.out_splits))
+            assert cells == sm.size * sm.out
+            biggest = max(sm.rows(go) for go in range(sm.out_splits)) * max(
+                sm.cols(gi) for gi in range(sm.in_splits))
+            assert cost.weight_bytes(biggest) <= cost.weight_capacity_bytes()
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_partial_sums_and_sliced_control_give_the_same_work(tiny, chip):
+    """Column tiling (partial sums combined) and control split over several cores (layer norm
+    all-reduce) run to completion and do the same multiplications as the default. SENECA's
+    cores hold a whole tiny-model layer, so it gets a 169M-size block instead."""
+    _, sparse = tiny
+    if chip == "seneca":
+        sparse = synthetic_rwkv_trace("169M", "published-3b-sparse", n_tokens=1)
+    setup = ChipSetup(chip)
+    base, _ = simulate_trace(sparse, setup, sparse=True)
+    cols, bmap = simulate_trace(sparse, setup, sparse=True, job=JobConfig(strategy="columns"))
+    assert max(m.in_splits for m in bmap.sites.values()) > 1
+    sliced, smap = simulate_trace(sparse, setup, sparse=True, job=JobConfig(state_bytes=64))
+    assert smap.slices > 1
+    for run in (cols, sliced):
+        assert run.deliveries_expected == run.deliveries_made
+        for suffix in SITE_SUFFIXES:
+            assert _multiplies(run, suffix) == pytest.approx(_multiplies(base, suffix))
+            assert _multiplies(run, suffix) > 0
+
+
+def _multiplies(run, suffix):
+    """Arithmetic instructions of the processor lanes charged for one layer's weights (the
+    partial-sum additions are tagged apart, as ``<site>.partial_sums``)."""
+    return sum(r["count"] for r in run.ledger.rows()
+               if r.get("site") == suffix and r["operation"] in ("fp_mac", "fp_arith")
+               and r["component"].endswith((".cpu", ".npe")))
+
+
+def test_same_inputs_give_identical_results(tiny):
+    a = rwkv_token(*tiny, ChipSetup("seneca"))
+    b = rwkv_token(*tiny, ChipSetup("seneca"))
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_synthetic_block_at_real_size_is_labelled():
+    dense = synthetic_rwkv_trace("169M", "published-3b-dense", n_tokens=1)
+    sparse = synthetic_rwkv_trace("169M", "published-3b-sparse", n_tokens=1)
+    r = rwkv_token(dense, sparse, ChipSetup("seneca"))
+    assert r["provenance"]["trace_kind"] == "synthetic"
+    assert r["provenance"]["profile"] == "published-3b-sparse"
+    assert r["ratios"]["block"]["energy"] > 1.0
+    assert r["mapping"]["cores"] > 14
+
+
+def test_cli_writes_result_and_breakdown(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["rwkv-token", "--model", "tiny", "--tokens", "2", "--chip", "spinnaker2",
+                 "--out", str(out), "--timeline", str(tmp_path / "t.json")]) == 0
+    text = capsys.readouterr().out
+    assert "time_mix" in text and "dense/sparse" in text
+    result = json.loads((out / "result.json").read_text())
+    with (out / "breakdown.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(result["breakdown"])
+    assert np.isclose(sum(float(r["energy_j"]) for r in rows if r["mode"] == "sparse"),
+                      result["sparse"]["block"]["total"]["energy_j"])
+    timeline = json.loads((tmp_path / "t.json").read_text())
+    assert any(e["ph"] == "X" for e in timeline["traceEvents"])
+
+
+def test_cli_json_and_trace_files(tmp_path, capsys, tiny):
+    dense, sparse = tiny
+    sparse.save(tmp_path / "s.npz")
+    dense.save(tmp_path / "d.npz")
+    assert main(["rwkv-token", "--trace", str(tmp_path / "s.npz"), "--dense-trace",
+                 str(tmp_path / "d.npz"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["provenance"]["tokens"] == 3
+
+
+def test_cli_names_a_bad_trace_file(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a trace")
+    assert main(["rwkv-token", "--trace", str(bad)]) == 2
+    assert "bad.npz" in capsys.readouterr().err
+
+
+def test_cli_rejects_a_model_that_is_not_there(capsys):
+    assert main(["rwkv-token", "--model", "/nonexistent.pth"]) == 2
+    assert "nonexistent.pth" in capsys.readouterr().err

@@ -1,0 +1,84 @@
+"""The dense and sparse RWKV-4 traces a token simulation compares, from what the user names.
+
+- nothing: a synthetic RWKV-4 3B block with the published profiles (``published-3b-dense`` vs
+  ``published-3b-sparse``, Knunyants et al. 2025), labelled synthetic;
+- a size (169M, 430M, 1.5B, 3B): the same profiles at that size (the profile is the 3B one);
+- ``tiny``: real inference of the shipped tiny model on held-out text, without and with its
+  shipped thresholds;
+- a ``.pth`` path: real inference of the user's RWKV-4, with a thresholds file and tokenizer;
+- trace files: a sparse trace and, optionally, its dense counterpart; without one the dense run
+  takes every input as non-zero.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from models.rwkv import TINY_THRESHOLDS, artifact_path, load_tokenizer
+from workloads.rwkv_synthetic import RWKV4_SIZES, synthetic_rwkv_trace
+from workloads.rwkv_trace import rwkv_trace_from_model
+from workloads.trace import SiteEvents, Trace, TraceMeta
+
+DEFAULT_SIZE = "3B"
+#: tokens simulated by default: synthetic tokens are alike, real ones vary more
+DEFAULT_TOKENS = {"synthetic": 4, "real": 16}
+#: tokens a real model runs before recording, so its state has warmed up
+WARMUP_TOKENS = 16
+#: the block of a real model simulated by default (block 0 also carries the input layer norm)
+DEFAULT_REAL_BLOCK = 1
+
+
+def load_traces(
+    model: str | None = None, trace: str | Path | None = None,
+    dense_trace: str | Path | None = None, thresholds: str | Path | None = None,
+    tokenizer: str | None = None, text_file: str | Path | None = None,
+    tokens: int | None = None, block: int | None = None, seed: int = 0,
+) -> tuple[Trace, Trace]:
+    """``(dense, sparse)`` traces; see the module docstring."""
+    if trace is not None:
+        if model is not None:
+            raise ValueError("give --model or --trace, not both")
+        sparse = Trace.load(trace)
+        dense = Trace.load(dense_trace) if dense_trace else every_input_nonzero(sparse)
+        return dense, sparse
+    if dense_trace is not None:
+        raise ValueError("--dense-trace goes with --trace")
+    model = model or DEFAULT_SIZE
+    if model in RWKV4_SIZES:
+        if block not in (None, 0):
+            raise ValueError("a synthetic trace has one block (the profile averages all blocks)")
+        n = tokens or DEFAULT_TOKENS["synthetic"]
+        return tuple(synthetic_rwkv_trace(model, f"published-3b-{mode}", n_tokens=n, seed=seed)
+                     for mode in ("dense", "sparse"))
+    n = tokens or DEFAULT_TOKENS["real"]
+    blocks = [DEFAULT_REAL_BLOCK if block is None else block]
+    text = Path(text_file).read_text("utf-8") if text_file else None
+    if model == "tiny":
+        checkpoint, th = None, artifact_path(TINY_THRESHOLDS)
+    else:
+        if not Path(model).is_file():
+            raise ValueError(f"--model {model!r}: not 'tiny', a size ({', '.join(RWKV4_SIZES)}) "
+                             "or an existing .pth file")
+        if thresholds is None or tokenizer is None:
+            raise ValueError("--model PATH needs --thresholds (from `nmsim sparsify rwkv`) and "
+                             "--tokenizer")
+        checkpoint, th = model, thresholds
+    tok = load_tokenizer(tokenizer) if tokenizer else None
+    common = dict(text=text, tokenizer=tok, n_tokens=n, skip=WARMUP_TOKENS, blocks=blocks)
+    return (rwkv_trace_from_model(checkpoint, **common),
+            rwkv_trace_from_model(checkpoint, thresholds=th, **common))
+
+
+def every_input_nonzero(trace: Trace) -> Trace:
+    """The dense baseline of a trace that has none: every input of every site non-zero."""
+    events = {}
+    for s in trace.sites:
+        idx = np.tile(np.arange(s.size, dtype=np.int32), trace.meta.n_steps)
+        events[s.name] = SiteEvents(
+            ptr=np.arange(trace.meta.n_steps + 1, dtype=np.int64) * s.size, indices=idx,
+            values=np.ones(idx.size, np.float32))
+    meta = TraceMeta(**{**trace.meta.model_dump(), "model": f"{trace.meta.model}, every input "
+                        "non-zero (dense baseline)"})
+    return Trace(meta=meta, events=events, matrices=trace.matrices)

@@ -52,8 +52,8 @@ def register(cli) -> None:
                    help="weight tiling: rows (output slices, events multicast; default) or "
                    "columns (input slices, partial sums combined)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="chip cost-model option, repeatable; seneca: weight_precision=bf16|int8|"
-                   "int4, weights_per_access=N, accumulators=registers|memory; spinnaker2: "
+                   help="chip cost-model option, repeatable; seneca: precision=bf16|int8|int4, "
+                   "weight_words_per_access=1|2|4, accumulators=registers|memory; spinnaker2: "
                    "level=0.5V|0.8V, precision=fp32|int8, use_exp_accelerator=true|false")
     p.add_argument("--seed", type=int, default=0, help="seed of a synthetic trace")
     p.add_argument("--out", type=Path, metavar="DIR", help="write result.json and breakdown.csv")

@@ -609,6 +609,10 @@ class ChipSetup:
             return SenecaCost(options=self.options or None)
         from simulator.chips.spinnaker2 import Spinnaker2Cost
 
+        known = ("level", "precision", "use_mla", "use_exp_accelerator")
+        unknown = sorted(set(self.options) - set(known))
+        if unknown:
+            raise ValueError(f"unknown spinnaker2 option(s) {unknown}; known: {list(known)}")
         return Spinnaker2Cost(**self.options)
 
     def build(self, n: int, handler: Callable, cost: CoreCostModel,

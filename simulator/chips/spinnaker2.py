@@ -1,6 +1,6 @@
 """SpiNNaker2 as modelled: PE cost model, per-PE memory check, and a system builder.
 
-Everything numeric comes from ``calibration/spinnaker2.yaml`` (see ``docs/hardware-spinnaker2.md``).
+Everything numeric comes from ``calibration/spinnaker2.yaml`` (see ``docs/hardware.md``).
 
 **PE.** An Arm Cortex-M4F whose work is priced per instruction class (load/store, integer,
 FP, FP MAC, branch, interrupt entry/exit, exp accelerator): one instruction costs its cycles x
@@ -55,6 +55,7 @@ import networkx as nx
 import numpy as np
 
 from calibration.spinnaker2 import Spinnaker2Config, load_spinnaker2
+from simulator.chips.memory import CoreMemoryError, MemoryFit, fit_regions
 from simulator.chips.work import Charge, Work
 from simulator.components import (
     Component,
@@ -254,74 +255,16 @@ def data_capacity(cfg: Spinnaker2Config) -> int:
     return int((cfg.sram.banks.value - cfg.sram.program_banks.value) * cfg.sram.bank_bytes.value)
 
 
-@dataclass(frozen=True)
-class MemoryFit:
-    """What one PE must hold against what it has (bytes, rounded up to whole words)."""
-
-    pe: str
-    program_bytes: int
-    program_capacity: int
-    data: dict[str, int]
-    data_capacity: int
-
-    @property
-    def data_bytes(self) -> int:
-        return sum(self.data.values())
-
-    @property
-    def total_bytes(self) -> int:
-        return self.program_bytes + self.data_bytes
-
-    @property
-    def missing_program(self) -> int:
-        return max(0, self.program_bytes - self.program_capacity)
-
-    @property
-    def missing_data(self) -> int:
-        return max(0, self.data_bytes - self.data_capacity)
-
-    @property
-    def missing(self) -> int:
-        return self.missing_program + self.missing_data
-
-    @property
-    def fits(self) -> bool:
-        return self.missing == 0
-
-    def describe(self) -> str:
-        parts = ", ".join(f"{k} {v} B" for k, v in self.data.items())
-        out = (f"{self.pe}: program {self.program_bytes} of {self.program_capacity} B; "
-               f"data {self.data_bytes} of {self.data_capacity} B ({parts})")
-        if not self.fits:
-            out += f"; {self.missing} B missing"
-            if self.missing_program:
-                out += f" (program {self.missing_program} B over)"
-            if self.missing_data:
-                out += f" (data {self.missing_data} B over)"
-        return out
-
-
-class PeMemoryError(MemoryError):
-    """A PE's program or data does not fit its SRAM; ``fit`` holds the numbers."""
-
-    def __init__(self, fit: MemoryFit) -> None:
-        self.fit, self.missing = fit, fit.missing
-        super().__init__(f"mapping does not fit: {fit.describe()}")
+#: a PE's program or data does not fit its SRAM (the shared error of every chip model)
+PeMemoryError = CoreMemoryError
 
 
 def memory_fit(
     cfg: Spinnaker2Config, program_bytes: int, data: Mapping[str, int], pe: str = "pe"
 ) -> MemoryFit:
     """Check one PE's program and data regions against the program/data split of its SRAM."""
-    word = int(cfg.sram.word_bytes.value)
-
-    def words(n: int) -> int:
-        if n < 0:
-            raise ValueError(f"{pe}: negative region size {n}")
-        return -(-int(n) // word) * word
-
-    return MemoryFit(pe, words(program_bytes), program_capacity(cfg),
-                     {k: words(v) for k, v in data.items()}, data_capacity(cfg))
+    return fit_regions(pe, program_bytes, program_capacity(cfg), data, data_capacity(cfg),
+                       int(cfg.sram.word_bytes.value))
 
 
 # -- topology -----------------------------------------------------------------------------------
@@ -364,6 +307,7 @@ class _Relay:
     dsts: dict[int, tuple[str, ...]]
     payload_bits: int
     tags: Tags
+    count: int = 1
 
 
 @dataclass
@@ -380,6 +324,11 @@ class Spinnaker2System:
     board: Noc | None = None
 
     @property
+    def cores(self) -> list[Core]:
+        """The PEs, under the name chip-independent jobs use."""
+        return self.pes
+
+    @property
     def pes_per_chip(self) -> int:
         return int(self.config.chip.pes_per_chip.value)
 
@@ -391,10 +340,11 @@ class Spinnaker2System:
         return pe // self.pes_per_chip
 
     def send(
-        self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None, tags: Tags = ()
+        self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None, tags: Tags = (),
+        count: int = 1,
     ) -> None:
         """Multicast from PE ``src`` to PEs ``dsts``, on its chip directly and to other chips
-        through the gateways."""
+        through the gateways (``count`` > 1: a train of packets, see ``Noc.send``)."""
         chip = self.chip_of(src)
         by_chip: dict[int, list[str]] = {}
         for d in dsts:
@@ -402,23 +352,24 @@ class Spinnaker2System:
         local = by_chip.pop(chip, None)
         name = pe_name(src)
         if local:
-            self.nocs[chip].send(name, local, payload_bits, data, tags)
+            self.nocs[chip].send(name, local, payload_bits, data, tags, count)
         if by_chip:
-            relay = _Relay(data, {c: tuple(v) for c, v in by_chip.items()}, payload_bits, tags)
-            self.nocs[chip].send(name, [gateway_name(chip)], payload_bits, relay, tags)
+            relay = _Relay(data, {c: tuple(v) for c, v in by_chip.items()}, payload_bits, tags,
+                           count)
+            self.nocs[chip].send(name, [gateway_name(chip)], payload_bits, relay, tags, count)
 
     def _from_chip(self, chip: int):
         def deliver(p: Packet) -> None:
             relay: _Relay = p.data
             self.board.send(gateway_name(chip), [gateway_name(c) for c in relay.dsts],
-                            relay.payload_bits, relay, relay.tags)
+                            relay.payload_bits, relay, relay.tags, relay.count)
         return deliver
 
     def _from_board(self, chip: int):
         def deliver(p: Packet) -> None:
             relay: _Relay = p.data
             self.nocs[chip].send(gateway_name(chip), relay.dsts[chip], relay.payload_bits,
-                                 relay.data, relay.tags)
+                                 relay.data, relay.tags, relay.count)
         return deliver
 
     def load(self, pe: int, program_bytes: int, data: Mapping[str, int]) -> MemoryFit:

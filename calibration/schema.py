@@ -99,19 +99,19 @@ def assumptions(model: BaseModel, prefix: str = "") -> dict[str, Cited]:
 
 
 def cited_values(model: BaseModel, prefix: str = "") -> dict[str, Cited]:
-    """Every :class:`Cited` value inside ``model`` (recursively), by dotted field path."""
-    out: dict[str, Cited] = {}
-    for name in type(model).model_fields:
-        v = getattr(model, name)
-        path = f"{prefix}{name}"
-        if isinstance(v, Cited):
-            out[path] = v
-        elif isinstance(v, BaseModel):
-            out.update(cited_values(v, path + "."))
-        elif isinstance(v, dict):
-            for k, item in v.items():
-                if isinstance(item, Cited):
-                    out[f"{path}.{k}"] = item
-                elif isinstance(item, BaseModel):
-                    out.update(cited_values(item, f"{path}.{k}."))
-    return out
+    """Every :class:`Cited` value inside ``model`` (recursively, through nested models, dicts
+    and lists), by dotted field path."""
+    return {path: v for name in type(model).model_fields
+            for path, v in _walk(getattr(model, name), f"{prefix}{name}")}
+
+
+def _walk(value: object, path: str) -> list[tuple[str, Cited]]:
+    if isinstance(value, Cited):
+        return [(path, value)]
+    if isinstance(value, BaseModel):
+        return list(cited_values(value, path + ".").items())
+    if isinstance(value, dict):
+        return [kv for k, item in value.items() for kv in _walk(item, f"{path}.{k}")]
+    if isinstance(value, list | tuple):
+        return [kv for i, item in enumerate(value) for kv in _walk(item, f"{path}.{i}")]
+    return []

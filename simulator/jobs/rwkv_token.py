@@ -86,7 +86,9 @@ class JobConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     strategy: Strategy = "rows"
-    value_bits: int = Field(32, gt=0, description="payload of one event/output packet: one value")
+    value_bits: int | None = Field(
+        None, gt=0, description="payload of one event/output packet, one value (default: the "
+        "chip's value width: 16-bit BF16 on SENECA, 32-bit float on SpiNNaker2)")
     output_bytes: int = Field(4, gt=0, description="bytes of one buffered output or partial sum")
     state_bytes: int = Field(4, gt=0, description="bytes of one element-wise state/parameter")
 
@@ -208,10 +210,14 @@ def control_slices(c: int, f: int, capacity: int, state_bytes: int) -> int:
     return k
 
 
+#: weights over which packed formats (several weights per memory word) are measured
+_PACKING = 4096
+
+
 def map_block(sites: Sequence[SiteSpec], cost: CoreCostModel, job: JobConfig) -> BlockMap:
     """Tile every linear layer of one block (see the module docstring)."""
     cap = cost.weight_capacity_bytes()
-    wb = cost.weight_bytes(1)
+    wb = cost.weight_bytes(_PACKING) / _PACKING  # bytes per weight; packed formats share words
     ob = job.output_bytes
     by_suffix = {(s.name.split(".", 2)[2] if s.name.startswith("blocks.") else s.name): s
                  for s in sites}
@@ -228,12 +234,12 @@ def map_block(sites: Sequence[SiteSpec], cost: CoreCostModel, job: JobConfig) ->
         if job.strategy == "rows":
             in_splits = math.ceil((n_in * wb + ob) / cap)
             in_block = math.ceil(n_in / in_splits)
-            per_core = cap // (in_block * wb + ob)
+            per_core = int(cap // (in_block * wb + ob))
             out_splits = math.ceil(n_out / per_core) if per_core else 0
         else:
             out_splits = math.ceil(n_out * (wb + ob) / cap)
             out_block = math.ceil(n_out / out_splits)
-            per_core = (cap - out_block * ob) // (out_block * wb)
+            per_core = int((cap - out_block * ob) // (out_block * wb))
             in_splits = math.ceil(n_in / per_core) if per_core > 0 else 0
         if per_core < 1:
             raise MappingError(f"{spec.name}: one tile does not fit {cap} bytes of a core")
@@ -312,6 +318,7 @@ class _Run:
         self.system, self.map, self.trace, self.job = system, bmap, trace, job
         self.sparse = sparse
         self.cost: CoreCostModel = system.cost
+        self.value_bits = job.value_bits or value_bits(system.cost)
         self.engine = system.engine
         self.events = {s: trace.events[f"blocks.{block}.{s}"] for s in SITE_SUFFIXES}
         self.index = {c.name: i for i, c in enumerate(system.cores)}
@@ -367,7 +374,7 @@ class _Run:
         yield self._send_one.apply(core, tg, sum(n for _, n, _ in sends))
         src = self.index[core.name]
         for dsts, n, data in sends:
-            self.system.send(src, dsts, self.job.value_bits, data, tg, count=n)
+            self.system.send(src, dsts, self.value_bits, data, tg, count=n)
 
     def _take(self, core, packet, tg: Tags):
         """Take a train off the network interface: one ``receive_event`` per packet."""
@@ -629,6 +636,13 @@ class ChipSetup:
     def config_file(self) -> str:
         """The cost table, relative to the repository (``calibration/<chip>.yaml``)."""
         return f"calibration/{self.chip}.yaml"
+
+
+def value_bits(cost: CoreCostModel) -> int:
+    """Bits of one activation value on the chip: SENECA's NPE word (BF16), SpiNNaker2's
+    single-precision float."""
+    word = getattr(cost, "word_bits", None)
+    return int(word) if word else 8 * int(cost.config.software.float_bytes.value)
 
 
 def simulate_trace(trace: Trace, setup: ChipSetup, *, sparse: bool, tokens: int | None = None,

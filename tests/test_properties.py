@@ -63,6 +63,31 @@ def test_every_packet_delivered_exactly_once_to_every_destination(t):
     assert noc.pending() is None
 
 
+@settings(max_examples=40, deadline=None)
+@given(traffic(), st.lists(st.integers(1, 6), min_size=25, max_size=25))
+def test_trains_deliver_once_and_cost_every_packet(t, counts):
+    """A train of n packets is delivered once per destination, and costs (energy, link
+    packets) exactly what n single packets along the same tree cost."""
+    w, h, packets = t
+    runs = {}
+    for as_train in (True, False):
+        eng = Engine(1000)
+        noc = Noc(eng, "noc", NOC, mesh_graph(w, h))
+        got = Counter()
+        for i in range(w * h):
+            noc.attach(f"e{i}", (i // h, i % h), lambda p, i=i: got.update({(p.data, i): p.count}))
+        for k, (src, dsts, _, bits) in enumerate(packets):
+            names = [f"e{d}" for d in sorted(dsts)]
+            for _ in range(1 if as_train else counts[k]):
+                noc.send(f"e{src}", names, bits, data=k, count=counts[k] if as_train else 1)
+        eng.run()
+        assert noc.delivered == noc.expected
+        runs[as_train] = (got, eng.ledger.total(), noc.link_packets)
+    assert runs[True][0] == runs[False][0]
+    assert runs[True][1] == pytest.approx(runs[False][1])
+    assert runs[True][2] == runs[False][2]
+
+
 charges = st.lists(
     st.tuples(
         st.sampled_from(["c0", "c1", "noc", "dma"]),

@@ -75,7 +75,8 @@ def test_trains_deliver_once_and_cost_every_packet(t, counts):
         noc = Noc(eng, "noc", NOC, mesh_graph(w, h))
         got = Counter()
         for i in range(w * h):
-            noc.attach(f"e{i}", (i // h, i % h), lambda p, i=i: got.update({(p.data, i): p.count}))
+            noc.attach(f"e{i}", (i // h, i % h),
+                       lambda p, i=i, got=got: got.update({(p.data, i): p.count}))
         for k, (src, dsts, _, bits) in enumerate(packets):
             names = [f"e{d}" for d in sorted(dsts)]
             for _ in range(1 if as_train else counts[k]):

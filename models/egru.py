@@ -29,7 +29,9 @@ chip stores in CSR; the reference code stores their transposes (:meth:`EGRULM.fr
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -233,24 +235,37 @@ def lm_loss(out: LMOutput, targets: Tensor) -> Tensor:
     return F.cross_entropy(out.logits.reshape(-1, out.logits.shape[-1]), targets.reshape(-1))
 
 
+@contextmanager
+def _quiet_sparse() -> Iterator[None]:
+    """Silence torch's "sparse CSR support is in beta" warning: CSR storage here is only a
+    container (densified on load), so the warning tells the user nothing."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        yield
+
+
 def save_egru(path: str | Path, model: EGRULM, vocab: Sequence[str] | None = None,
               record: Mapping | None = None) -> Path:
     """Self-contained checkpoint: config, vocabulary, state dict; pruned matrices stored as
-    sparse CSR tensors (exact, and small at high sparsity)."""
+    sparse CSR tensors (exact, and small at high sparsity). ``record`` must be JSON-able; it
+    is stored as plain JSON types, so that ``load_egru`` can read it with ``weights_only``
+    (a ``torch.__version__`` object, say, would otherwise make the file unloadable)."""
     sd = {}
-    for k, v in model.state_dict().items():
-        sparse = v.dim() == 2 and k.endswith((".W", ".R")) and (v == 0).float().mean() > 0.5
-        sd[k] = v.to_sparse_csr() if sparse else v
+    with _quiet_sparse():
+        for k, v in model.state_dict().items():
+            sparse = v.dim() == 2 and k.endswith((".W", ".R")) and (v == 0).float().mean() > 0.5
+            sd[k] = v.to_sparse_csr() if sparse else v
     path = Path(path)
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
                 "config": asdict(model.cfg), "vocab": list(vocab) if vocab else None,
-                "record": dict(record or {}), "state_dict": sd}, path)
+                "record": json.loads(json.dumps(dict(record or {}))), "state_dict": sd}, path)
     return path
 
 
 def load_egru(path: str | Path) -> tuple[EGRULM, list[str] | None, dict]:
     """(model in eval mode, vocabulary or None, training record) from :func:`save_egru`."""
-    ck = torch.load(path, map_location="cpu", weights_only=True)
+    with _quiet_sparse():
+        ck = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not an {CHECKPOINT_FORMAT} checkpoint")
     if ck.get("version") != CHECKPOINT_VERSION:

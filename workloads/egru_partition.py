@@ -119,13 +119,14 @@ def split_cores(layers: list[EgruLayer], n_cores: int, how: LayerSplit) -> list[
         i = max((i for i in range(len(layers)) if counts[i] > 1),
                 key=lambda i: counts[i] - ideal[i])
         counts[i] -= 1
-    for i in range(len(layers)):  # a layer with fewer neurons than cores hands them on
-        extra = counts[i] - hidden[i]
+    for i in range(len(layers)):  # a layer with fewer neurons than cores hands them on,
+        extra = counts[i] - hidden[i]  # one by one, so no receiver goes over its own count
         if extra > 0:
             counts[i] = hidden[i]
-            j = max((j for j in range(len(layers)) if counts[j] < hidden[j]),
-                    key=lambda j: hidden[j] - counts[j])
-            counts[j] += extra
+            for _ in range(extra):
+                j = max((j for j in range(len(layers)) if counts[j] < hidden[j]),
+                        key=lambda j: hidden[j] - counts[j])
+                counts[j] += 1
     return [int(c) for c in counts]
 
 

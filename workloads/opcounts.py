@@ -12,6 +12,7 @@ product rule (work left = activity x weight density) is what sparse hardware exp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -86,3 +87,41 @@ def mac_weighted_sparsity(ops: list[SiteOps]) -> float:
     """Activation sparsity averaged with each site's dense MACs as weight (as published)."""
     total = sum(o.dense_macs for o in ops)
     return sum(o.activation_sparsity * o.dense_macs for o in ops) / total
+
+
+@dataclass(frozen=True)
+class ProductRule:
+    """Work left after both sparsities against the product rule (Mukherji et al., ICONS 2024):
+    for ``y = W x`` with a fraction ``a`` of active inputs and a fraction ``d`` of non-zero
+    weights, effective / dense MACs = ``a * d`` when the active inputs' columns hold the
+    average number of non-zeros. ``deviation`` = measured / predicted - 1 shows how far they
+    do not (e.g. active units whose columns kept more weights after pruning)."""
+
+    activity: float  # fraction of non-zero inputs, weighted by dense MACs over the sites
+    weight_density: float  # fraction of non-zero weights over the sites
+    predicted: float  # sum_i a_i * d_i * dense_i / sum_i dense_i (the rule, site by site)
+    measured: float  # sum_i effective_i / sum_i dense_i
+    deviation: float  # measured / predicted - 1 (0 when nothing is predicted or measured)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def product_rule(ops: Sequence[SiteOps]) -> ProductRule:
+    """The product rule over ``ops`` (one site or many): predicted and measured work left
+    relative to dense, from the counts of :func:`site_ops`."""
+    ops = [o for o in ops if o.dense_macs > 0]
+    if not ops:
+        raise ValueError("no site with MACs")
+    dense = sum(o.dense_macs for o in ops)
+    act = [1.0 - o.activation_sparsity for o in ops]
+    dens = [1.0 - o.connection_sparsity for o in ops]
+    predicted = sum(a * d * o.dense_macs for a, d, o in zip(act, dens, ops, strict=True)) / dense
+    measured = sum(o.effective_macs for o in ops) / dense
+    return ProductRule(
+        activity=sum(a * o.dense_macs for a, o in zip(act, ops, strict=True)) / dense,
+        weight_density=sum(o.weight_sparse_macs for o in ops) / dense,
+        predicted=predicted,
+        measured=measured,
+        deviation=measured / predicted - 1.0 if predicted > 0 else 0.0,
+    )

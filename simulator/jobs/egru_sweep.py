@@ -69,6 +69,7 @@ from workloads.egru_partition import (
     variable_bytes,
     weight_bytes,
 )
+from workloads.egru_trace import PAPER_SIZES, PAPER_SPARSITY, real_egru_trace, synthetic_egru_trace
 from workloads.trace import Trace, TraceError
 
 STAGES: tuple[str, ...] = (
@@ -457,11 +458,17 @@ def run_point(spec: PointSpec, timeline: Timeline | None = None) -> dict[str, An
 
 @lru_cache(maxsize=4)
 def load_trace(model: str, trace: str | None, steps: int, seed: int) -> Trace:
-    """The trace of a point: a saved trace file, or one made from ``model`` (cached per
-    process, so the points of a sweep share it)."""
+    """The trace of a point (cached per process, so the points of a sweep share it): a saved
+    trace file, or one made from ``model``: ``"paper"`` synthetic at the SpiNNaker2 LM's size
+    (``seed`` draws it), ``"tiny"`` real inference of the shipped tiny model on held-out
+    text, anything else a checkpoint path run on the same text; ``steps`` timesteps."""
     if trace is not None:
         return Trace.load(trace)
-    raise NotImplementedError(f"model {model!r}: EGRU trace generation is not available yet")
+    if model == "paper":  # synthetic: 750 -> 1350/1350/750, every matrix 95% pruned
+        return synthetic_egru_trace(PAPER_SIZES, PAPER_SPARSITY, steps=steps, seed=seed)
+    if model == "tiny":  # real inference of the shipped tiny model on held-out text
+        return real_egru_trace(None, steps)
+    return real_egru_trace(model, steps)  # an EGRU checkpoint (models.egru.save_egru)
 
 
 # -- sweeps -------------------------------------------------------------------------------------

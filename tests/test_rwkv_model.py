@@ -17,11 +17,10 @@ from models.rwkv import (
     load_rwkv4,
     load_tiny_rwkv,
     save_rwkv4,
-    site_names,
-    site_suffix,
     window_loss,
     windows,
 )
+from models.rwkv_sites import site_names, site_suffix
 from models.text import load_corpus, split_corpus
 
 

@@ -28,3 +28,15 @@ def dma_config() -> DmaConfig:
 @pytest.fixture
 def dram_config() -> DramConfig:
     return DramConfig(bytes_per_cycle=8, latency_cycles=20, energy_per_byte_pj=20.0)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small tensors: one torch thread is fastest, and immune to other jobs on shared cores.
+    Modules that run torch use it with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch  # here, so that modules without torch do not pay for importing it
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

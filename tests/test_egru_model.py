@@ -23,14 +23,7 @@ from models.egru import (
 from models.pruning import MagnitudePruner, cubic_schedule, iterative_prune
 from workloads.egru_trace import PAPER_SIZES, PAPER_SPARSITY, synthetic_egru_trace
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is fastest, and immune to other jobs on the shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_cfg(**kw) -> EGRUConfig:

@@ -23,14 +23,7 @@ from models.rwkv import (
 from models.rwkv_sites import site_names, site_suffix
 from models.text import load_corpus, split_corpus
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is fastest, and immune to other jobs on the shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_model(n_layer: int = 2, n_embd: int = 16, vocab: int = 11, seed: int = 0) -> RWKV4:

@@ -28,14 +28,7 @@ from models.sparsify import (
 from models.text import load_corpus, split_corpus
 from simulator.cli import main
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is fastest, and immune to other jobs on the shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_hardshrink_zeroes_at_or_below_threshold_and_keeps_sign():

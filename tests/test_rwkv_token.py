@@ -24,6 +24,7 @@ from workloads.rwkv_inputs import load_traces
 from workloads.rwkv_synthetic import synthetic_rwkv_trace
 
 CHIPS = ("seneca", "spinnaker2")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

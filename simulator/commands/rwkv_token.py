@@ -89,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
         timeline = Timeline() if args.timeline else None
         with tqdm(total=2, desc="rwkv-token", unit="run", disable=args.json) as bar:
             def step(mode: str) -> None:
-                bar.set_postfix_str(mode)
-                if mode == "sparse":
+                if mode == "sparse":  # the dense run is done
                     bar.update(1)
+                bar.set_postfix_str(mode)
 
             result = rwkv_token(dense, sparse, setup, tokens=args.tokens, block=args.block,
                                 job=JobConfig(strategy=args.strategy), timeline=timeline,

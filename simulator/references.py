@@ -26,6 +26,7 @@ Simulation = Callable[[Reference], float]
 REFERENCE_MODULES: tuple[str, ...] = (
     "simulator.chips.spinnaker2_references",
     "simulator.chips.seneca_references",
+    "simulator.jobs.egru_references",
 )
 
 _REGISTRY: dict[str, Simulation] = {}

@@ -69,7 +69,8 @@ SUMMARY_KEYS: tuple[str, ...] = (*SUB_BLOCKS, "block")
 #: Element-wise operations per channel, from the RWKV-4 RNN-mode equations (``workloads.md``,
 #: the official ``RWKV_RNN`` reference). Per vector, layer norm adds one division for the mean,
 #: one for the variance and a square root (``LAYER_NORM_PER_VECTOR``).
-LAYER_NORM = {"add": 3, "mul": 3, "sub": 1}  # sum, square + sum, centre, * 1/std, * gamma, + beta
+LAYER_NORM_PARTIAL = {"add": 2, "mul": 1}  # sum, square + sum of squares
+LAYER_NORM_FINISH = {"sub": 1, "mul": 2, "add": 1}  # centre, * 1/std, * gamma, + beta
 LAYER_NORM_PER_VECTOR = {"div": 2, "sqrt": 1}
 TOKEN_SHIFT = {"mul": 2, "add": 1}  # per mixed input: xx * mix + prev * (1 - mix), (1 - mix) stored
 STATE_COPY = {"copy": 1}  # prev <- xx
@@ -315,7 +316,7 @@ class _Run:
 
     def __init__(self, system: Any, bmap: BlockMap, trace: Trace, block: int, sparse: bool,
                  job: JobConfig) -> None:
-        self.system, self.map, self.trace, self.job = system, bmap, trace, job
+        self.system, self.map, self.job = system, bmap, job
         self.sparse = sparse
         self.cost: CoreCostModel = system.cost
         self.value_bits = job.value_bits or value_bits(system.cost)
@@ -406,7 +407,7 @@ class _Run:
         1/std to the others; then each slice normalises its channels and goes on with
         ``after(core, j, t)``."""
         n = self._slice("C", j)
-        yield self._stage(core, sub, "layer_norm", ({"add": 2, "mul": 1}, n))
+        yield self._stage(core, sub, "layer_norm", (LAYER_NORM_PARTIAL, n))
         if self.map.slices == 1:
             yield self._stage(core, sub, "layer_norm", (LAYER_NORM_PER_VECTOR, 1))
             yield from self._ln_finish(core, sub, j, t, after)
@@ -418,9 +419,7 @@ class _Run:
 
     def _ln_part(self, core, sub: str, t: int, after: Callable):
         """At the first slice: one more partial in; when all are, combine and broadcast."""
-        key = ("ln", sub, t)
-        self.count[key] += 1
-        if self.count[key] < self.map.slices:
+        if not self._complete(("ln", sub, t), self.map.slices):
             return
         tg = tags(sub_block=sub, site="ew.layer_norm")
         yield self._stage(core, sub, "layer_norm", ({"add": 2}, self.map.slices - 1),
@@ -430,8 +429,7 @@ class _Run:
         yield from self._ln_finish(core, sub, 0, t, after)
 
     def _ln_finish(self, core, sub: str, j: int, t: int, after: Callable):
-        yield self._stage(core, sub, "layer_norm", ({"sub": 1, "mul": 2, "add": 1},
-                                                    self._slice("C", j)))
+        yield self._stage(core, sub, "layer_norm", (LAYER_NORM_FINISH, self._slice("C", j)))
         yield from after(core, j, t)
 
     def _layer_norm_message(self, core, sub: str, packet, after: Callable):

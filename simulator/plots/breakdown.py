@@ -71,7 +71,10 @@ def operation_table(result: Mapping, metric: Metric = "energy", top: int = 10
     sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: dict.fromkeys(MODES, 0.0))
     for mode, rows in _runs(result).items():
         for row in rows:
-            sums[(str(row["operation"]), _category(row))][mode] += float(row.get(key, 0.0))
+            cat = _category(row)
+            if metric == "latency" and cat == "static":
+                continue  # leakage "cycles" are elapsed time per component, not work
+            sums[(str(row["operation"]), cat)][mode] += float(row.get(key, 0.0))
     ranked = sorted(sums.items(), key=lambda kv: -sum(kv[1].values()))
     out = [(op, cat, vals) for (op, cat), vals in ranked[:top]]
     if len(ranked) > top:
@@ -139,9 +142,10 @@ def _category_panel(ax: Axes, table: dict, metric: Metric, percent: bool, by: Gr
                     ax.bar(pos, size, _WIDTH, bottom=base, **style)
                 base += size
         dense, sparse = totals[(group, "dense")], totals[(group, "sparse")]
-        if sparse > 0:
+        if sparse > 0 or dense > 0:
             end = 100.0 if percent else max(dense, sparse) * scale
-            text = f"{dense / sparse:.3g}×"
+            text = f"{dense / sparse:.3g}×" if dense > 0 and sparse > 0 else (
+                "sparse only" if sparse > 0 else "dense only")
             if horizontal:
                 ax.annotate(text, (end, -i), xytext=(4, 0), textcoords="offset points",
                             ha="left", va="center", fontsize=9)

@@ -150,10 +150,15 @@ def _subtitle(points: Sequence[dict]) -> str:
     """The settings every point shares (model, steps...), as one line."""
     parts = []
     for key in _SUBTITLE_KEYS:
-        vals = {_text(p[key]) for p in points if key in p}
+        vals = {_text(p[key]) for p in points if _given(p.get(key))}
         if len(vals) == 1:
             parts.append(f"{key} {vals.pop()}")
     return " · ".join(parts)
+
+
+def _given(v: object) -> bool:
+    """False for what a CSV leaves of an unset column: None, "" or NaN."""
+    return not (v is None or v == "" or (isinstance(v, float) and math.isnan(v)))
 
 
 def _text(v: object) -> str:

@@ -7,7 +7,10 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from models.rwkv import RWKVConfig
 from models.rwkv_sites import SITE_SUFFIXES
 from simulator.cli import main
 from simulator.jobs.rwkv_token import (
@@ -22,6 +25,8 @@ from simulator.jobs.rwkv_token import (
 from workloads.opcounts import site_ops
 from workloads.rwkv_inputs import load_traces
 from workloads.rwkv_synthetic import synthetic_rwkv_trace
+from workloads.rwkv_trace import rwkv_site_specs
+from workloads.trace import SiteEvents, Trace, TraceMeta
 
 CHIPS = ("seneca", "spinnaker2")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -187,3 +192,43 @@ def test_cli_names_a_bad_trace_file(tmp_path, capsys):
 def test_cli_rejects_a_model_that_is_not_there(capsys):
     assert main(["rwkv-token", "--model", "/nonexistent.pth"]) == 2
     assert "nonexistent.pth" in capsys.readouterr().err
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), keep=st.lists(st.floats(0.0, 1.0), min_size=7, max_size=7),
+       chip=st.sampled_from(CHIPS))
+def test_random_blocks_keep_the_invariants(seed, keep, chip):
+    """Any block: the ledger adds up, every delivery is made, the MACs are the trace's, and a
+    sparse trace whose events are a subset of the dense one costs no more in any layer."""
+    specs = rwkv_site_specs(RWKVConfig(n_layer=1, n_embd=24, vocab_size=10), [0])
+    rng = np.random.default_rng(seed)
+    dense = {s.name: rng.standard_normal((2, s.size)) for s in specs}
+    sparse = {n: x * (rng.random(x.shape) < k) for (n, x), k in zip(dense.items(), keep,
+                                                                      strict=True)}
+
+    def trace(arrays):
+        meta = TraceMeta(kind="rwkv", synthetic=True, profile="random", model="random",
+                         n_steps=2, sites=specs, extra={"blocks": [0]})
+        return Trace(meta, {n: SiteEvents.from_dense(a) for n, a in arrays.items()})
+
+    result = rwkv_token(trace(dense), trace(sparse), ChipSetup(chip))
+    per_site = {m: {} for m in ("dense", "sparse")}
+    for r in result["breakdown"]:
+        if r["category"] != "static":
+            per_site[r["mode"]][r["site"]] = per_site[r["mode"]].get(r["site"], 0) + r["energy_j"]
+    for suffix in SITE_SUFFIXES:
+        assert per_site["sparse"].get(suffix, 0) <= per_site["dense"][suffix] * (1 + 1e-12)
+    for mode in ("dense", "sparse"):
+        total = sum(r["energy_j"] for r in result["breakdown"] if r["mode"] == mode)
+        assert total == pytest.approx(result[mode]["block"]["total"]["energy_j"], rel=1e-12)
+    run, _ = simulate_trace(trace(sparse), ChipSetup(chip), sparse=True)
+    assert run.deliveries_expected == run.deliveries_made
+    lanes = run.ledger.by("site", "operation", value="count")
+    for suffix in SITE_SUFFIXES:
+        ops = site_ops(trace(sparse), f"blocks.0.{suffix}")
+        macs = ops.effective_macs * run.tokens
+        # SpiNNaker2: one FP MAC per weight; SENECA: MUL + ADD per weight, over the NPE lanes
+        got = (lanes.get((suffix, "fp_mac"), 0) if chip == "spinnaker2"
+               else sum(r["count"] for r in run.ledger.rows() if r.get("site") == suffix
+                        and r["operation"] == "fp_arith" and r["component"].endswith(".npe")) / 2)
+        assert got == pytest.approx(macs)

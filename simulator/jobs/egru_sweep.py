@@ -20,15 +20,16 @@ One *point* = one N, one partitioning strategy. For a point:
      and one "done" packet carrying its spike count: the **communication**.
    A PE completes step t when it holds all of x_t and y_{t-1} (done packets from every producer,
    and as many spikes as they announced). It keeps accumulators for two steps, so it may already
-   take events of step t+1 while finishing step t; a producer may start step t only when its
-   consumers have completed step t-2 (their done packets double as credits), which bounds that
-   buffer. Time a PE is not busy is **waiting**.
+   take events of step t+1 while finishing step t; a producer may complete (and send) step t
+   only when its consumers have completed step t-2 (their done packets double as credits),
+   which bounds that buffer. Time a PE is not busy is **waiting**.
 
 Per point the job reports latency per timestep (cycles and seconds; total simulated time /
 steps, so the pipeline fill is included), energy per timestep (dynamic and static), the stage
 profile of every PE (cycles per step), load imbalance (max / mean busy cycles), and NoC
 traffic. Points run in parallel (local processes, or a Dask cluster) and each finished point is
 written at once, so an interrupted sweep resumes where it stopped (:func:`run_sweep`).
+The method, every output column with its unit, and the default results: ``docs/egru-sweep.md``.
 """
 
 from __future__ import annotations
@@ -436,8 +437,9 @@ def run_point(spec: PointSpec, timeline: Timeline | None = None) -> dict[str, An
     row_major = memory_check(part, cfg, "row")
     worst = max(fits, key=lambda f: (f.missing, f.data_bytes))
     summary, _ = simulate(trace, part, spec.level, cfg, timeline)
-    row = {
-        "key": spec.key(), **asdict(spec), "trace_label": trace.label,
+    row = {  # steps: those simulated (a saved trace brings its own; the key keeps the request)
+        "key": spec.key(), **asdict(spec), "steps": trace.meta.n_steps,
+        "trace_label": trace.label,
         "pes_per_layer": "/".join(map(str, part.cores_per_layer)),
         "fits": all(f.fits for f in fits),
         "max_pe_bytes": max(f.data_bytes for f in fits),

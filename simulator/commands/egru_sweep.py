@@ -14,6 +14,7 @@ from simulator.jobs.egru_sweep import (
     DEFAULT_STEPS,
     MODELS,
     PointSpec,
+    SweepResult,
     format_table,
     points,
     run_point,
@@ -53,11 +54,18 @@ def register(cli) -> None:
     p.add_argument("--json", action="store_true", help="print the points as a JSON list")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the points on this Dask distributed scheduler")
-    p.add_argument("--workers", type=int, metavar="N",
+    p.add_argument("--workers", type=_non_negative, metavar="N",
                    help="local worker processes (default: CPU count; 0: in this process)")
     p.add_argument("--timeline", type=Path, metavar="FILE.json",
                    help="Perfetto trace of the first point (bounded to 200k spans)")
     p.set_defaults(func=run)
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -105,34 +113,40 @@ def run(args: argparse.Namespace) -> int:
         client = Client(args.scheduler)
     progress = not args.json
     try:
-        if args.timeline:
-            _timeline_point(specs[0], args.timeline, progress)
-        result = run_sweep(specs, args.out, client=client, workers=args.workers,
-                           progress=progress)
+        first = (_timeline_point(specs[0], args.timeline, args.out, progress)
+                 if args.timeline else None)
+        # with --out the sweep finds the first point done; without, it must not redo it
+        kept = first if first is not None and args.out is None else None
+        result = run_sweep(specs[1:] if kept else specs, args.out, client=client,
+                           workers=args.workers, progress=progress)
     finally:
         if client is not None:
             client.close()
     mine = {s.key() for s in specs}
-    rows = [r for r in result.rows if r["key"] in mine]
+    rows = [r for r in (kept.rows if kept else []) + result.rows if r["key"] in mine]
+    failed = {**(kept.failed if kept else {}), **result.failed}
     if args.json:
         print(json.dumps([{k: r[k] for k in JSON_KEYS} for r in rows], indent=1))
     else:
         if rows:
             print(rows[0]["trace_label"])
         print(format_table(rows))
-    for key, error in result.failed.items():
+    for key, error in failed.items():
         print(f"point failed: {key}: {error}", file=sys.stderr)
-    return 1 if result.failed else 0
+    return 1 if failed else 0
 
 
-def _timeline_point(spec: PointSpec, path: Path, progress: bool) -> None:
-    """Run ``spec`` in this process with a timeline and write it (Perfetto JSON)."""
+def _timeline_point(spec: PointSpec, path: Path, out: Path | None, progress: bool
+                    ) -> SweepResult:
+    """Run ``spec`` in this process with a timeline and write it (Perfetto JSON). Its row goes
+    to ``out`` like any other point, so the sweep that follows does not run it again."""
     from calibration.spinnaker2 import load_spinnaker2
 
     timeline = Timeline()
-    run_sweep([spec], None, workers=0, progress=progress,
-              point_fn=partial(run_point, timeline=timeline))
+    result = run_sweep([spec], out, workers=0, progress=progress,
+                       point_fn=partial(run_point, timeline=timeline))
     clock = load_spinnaker2().level(spec.level).clock.value
     timeline.write(path, clock, f"egru-sweep N={spec.pes} {spec.strategy}")
     print(f"timeline: {path} ({len(timeline.spans)} spans, {timeline.dropped} dropped)",
           file=sys.stderr)
+    return result

@@ -474,10 +474,6 @@ def load_trace(model: str, trace: str | None, steps: int, seed: int) -> Trace:
 
 
 # -- sweeps -------------------------------------------------------------------------------------
-class SweepError(RuntimeError):
-    """Some points failed; the finished ones are written."""
-
-
 @dataclass
 class SweepResult:
     rows: list[dict]

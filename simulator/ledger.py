@@ -61,6 +61,17 @@ class Ledger:
             entry[1] += cycles
             entry[2] += energy_pj
 
+    def accumulator(self, component: str, operation: str, category: Category,
+                    tags: Tags = ()) -> list[float]:
+        """The ``[count, cycles, energy_pj]`` entry of a key, created empty if new. Hot paths
+        that charge the same key over and over (a NoC route) add to it in place: the same sums
+        as :meth:`charge`, without building the key each time."""
+        key = (component, operation, category, tags)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = [0, 0, 0.0]
+        return entry
+
     def merge(self, other: Ledger, extra_tags: Tags = ()) -> None:
         """Add every entry of ``other`` (with ``extra_tags`` appended) into this ledger."""
         for (comp, op, cat, tg), (n, cyc, e) in other._entries.items():

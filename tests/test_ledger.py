@@ -47,3 +47,15 @@ def test_scaled_merge_filter(tmp_path):
     lines = path.read_text().splitlines()
     assert lines[0].split(",")[:4] == ["component", "operation", "category", "layer"]
     assert len(lines) == 4
+
+
+def test_accumulator_adds_up_like_charge():
+    a, b = Ledger(), Ledger()
+    entry = a.accumulator("noc", "hop", Category.COMMUNICATION, tags(site="W"))
+    for _ in range(3):
+        entry[0] += 2
+        entry[1] += 5
+        entry[2] += 1.5
+        b.charge("noc", "hop", Category.COMMUNICATION, 2, 5, 1.5, tags(site="W"))
+    assert a.rows() == b.rows()
+    assert a.accumulator("noc", "hop", Category.COMMUNICATION, tags(site="W")) is entry

@@ -79,7 +79,7 @@ class Packet:
         return (self.count - 1) * self.link_cycles
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: plans are cached
 class _Plan:
     """A cached multicast route: per node, (endpoints to deliver to, next nodes)."""
 
@@ -113,6 +113,7 @@ class Noc(Component):
         self._trees: dict[tuple[Node, frozenset], dict[Node, tuple[Node, ...]]] = {}
         self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
         self._bfs: dict[Node, dict[Node, list[Node]]] = {}
+        self._charges: dict[tuple, tuple] = {}
         self._ids = itertools.count()
         self._router_cycles = engine.to_cycles(config.router_latency_cycles, config.clock_hz)
         self.sent = 0
@@ -251,17 +252,29 @@ class Noc(Component):
                    self.env.now, count)
         self.sent += 1
         self.expected += len(plan.dsts)
-        charge = self.engine.ledger.charge
-        charge(self.name, "inject", Category.COMMUNICATION, count, 0,
-               count * cfg.inject_energy_pj, tags)
-        hops = len(plan.edges)
-        if hops:
-            charge(self.name, "hop", Category.COMMUNICATION, hops * count,
-                   hops * count * (link_cycles + self._router_cycles),
-                   hops * count * (cfg.hop_energy_pj + bits * cfg.hop_energy_per_bit_pj), tags)
+        charges = self._charges.get((plan, bits, tags)) or self._prepare(plan, bits, tags)
+        for entry, per_packet in charges:  # inject, and hop if the route has links
+            entry[0] += per_packet[0] * count
+            entry[1] += per_packet[1] * count
+            entry[2] += per_packet[2] * count
+        if plan.edges:
             self._traffic[(plan.edges, bits)] += count
         self._arrive(p, plan.steps, plan.src_node)
         return p
+
+    def _prepare(self, plan: _Plan, bits: int, tags: Tags) -> tuple:
+        """Ledger entries a packet of ``bits`` on ``plan`` adds to, with what one packet adds
+        to each ``(count, cycles, energy_pj)``: injection, and every link of the tree."""
+        cfg, ledger = self.config, self.engine.ledger
+        out = [(ledger.accumulator(self.name, "inject", Category.COMMUNICATION, tags),
+                (1, 0, cfg.inject_energy_pj))]
+        hops = len(plan.edges)
+        if hops:
+            out.append((ledger.accumulator(self.name, "hop", Category.COMMUNICATION, tags),
+                        (hops, hops * (self._link_cycles[bits] + self._router_cycles),
+                         hops * (cfg.hop_energy_pj + bits * cfg.hop_energy_per_bit_pj))))
+        charges = self._charges[(plan, bits, tags)] = tuple(out)
+        return charges
 
     def _arrive(self, p: Packet, steps: dict, node: Node, _event: object = None) -> None:
         here, kids = steps[node]

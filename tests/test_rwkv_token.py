@@ -232,3 +232,17 @@ def test_random_blocks_keep_the_invariants(seed, keep, chip):
                else sum(r["count"] for r in run.ledger.rows() if r.get("site") == suffix
                         and r["operation"] == "fp_arith" and r["component"].endswith(".npe")) / 2)
         assert got == pytest.approx(macs)
+
+
+def test_cli_timeline_is_bounded(tmp_path):
+    path = tmp_path / "t.json"
+    assert main(["rwkv-token", "--model", "tiny", "--tokens", "1", "--timeline", str(path),
+                 "--timeline-window", "1000:5000"]) == 0
+    spans = [e for e in json.loads(path.read_text())["traceEvents"] if e["ph"] == "X"]
+    assert spans and all(e["args"]["end_cycle"] >= 1000 and e["args"]["start_cycle"] <= 5000
+                         for e in spans)
+    assert main(["rwkv-token", "--model", "tiny", "--tokens", "1", "--timeline", str(path),
+                 "--timeline-max-spans", "7"]) == 0
+    trace = json.loads(path.read_text())
+    assert sum(e["ph"] == "X" for e in trace["traceEvents"]) == 7
+    assert trace["otherData"]["dropped_spans"] > 0

@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from simulator.chips.spinnaker2 import DEFAULT_LEVEL
+from simulator.commands.timeline_options import add_timeline_options, make_timeline
 from simulator.jobs.egru_sweep import (
     DEFAULT_PES,
     DEFAULT_STEPS,
@@ -56,8 +57,7 @@ def register(cli) -> None:
                    help="run the points on this Dask distributed scheduler")
     p.add_argument("--workers", type=_non_negative, metavar="N",
                    help="local worker processes (default: CPU count; 0: in this process)")
-    p.add_argument("--timeline", type=Path, metavar="FILE.json",
-                   help="Perfetto trace of the first point (bounded to 200k spans)")
+    add_timeline_options(p, "the first point")
     p.set_defaults(func=run)
 
 
@@ -113,8 +113,9 @@ def run(args: argparse.Namespace) -> int:
         client = Client(args.scheduler)
     progress = not args.json
     try:
-        first = (_timeline_point(specs[0], args.timeline, args.out, progress)
-                 if args.timeline else None)
+        timeline = make_timeline(args)
+        first = (_timeline_point(specs[0], timeline, args.timeline, args.out, progress)
+                 if timeline is not None else None)
         # with --out the sweep finds the first point done; without, it must not redo it
         kept = first if first is not None and args.out is None else None
         result = run_sweep(specs[1:] if kept else specs, args.out, client=client,
@@ -136,13 +137,12 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _timeline_point(spec: PointSpec, path: Path, out: Path | None, progress: bool
-                    ) -> SweepResult:
+def _timeline_point(spec: PointSpec, timeline: Timeline, path: Path, out: Path | None,
+                    progress: bool) -> SweepResult:
     """Run ``spec`` in this process with a timeline and write it (Perfetto JSON). Its row goes
     to ``out`` like any other point, so the sweep that follows does not run it again."""
     from calibration.spinnaker2 import load_spinnaker2
 
-    timeline = Timeline()
     result = run_sweep([spec], out, workers=0, progress=progress,
                        point_fn=partial(run_point, timeline=timeline))
     clock = load_spinnaker2().level(spec.level).clock.value

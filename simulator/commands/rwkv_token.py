@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from simulator.commands.timeline_options import add_timeline_options, make_timeline
 from simulator.jobs.rwkv_token import (
     CHIPS,
     STRATEGIES,
@@ -19,7 +20,6 @@ from simulator.jobs.rwkv_token import (
     format_table,
     rwkv_token,
 )
-from simulator.timeline import Timeline
 from workloads.trace import TraceError
 
 BREAKDOWN_FIELDS = ("mode", "sub_block", "site", "component", "operation", "category", "count",
@@ -58,8 +58,7 @@ def register(cli) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of a synthetic trace")
     p.add_argument("--out", type=Path, metavar="DIR", help="write result.json and breakdown.csv")
     p.add_argument("--json", action="store_true", help="print the result JSON")
-    p.add_argument("--timeline", type=Path, metavar="FILE.json",
-                   help="Perfetto trace of the sparse run (bounded to 200k spans)")
+    add_timeline_options(p, "the sparse run")
     p.set_defaults(func=run)
 
 
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             thresholds=args.thresholds, tokenizer=args.tokenizer, text_file=args.text_file,
             tokens=args.tokens, block=args.block, seed=args.seed,
         )
-        timeline = Timeline() if args.timeline else None
+        timeline = make_timeline(args)
         with tqdm(total=2, desc="rwkv-token", unit="run", disable=args.json) as bar:
             def step(mode: str) -> None:
                 if mode == "sparse":  # the dense run is done

@@ -463,3 +463,12 @@ def test_cli_multichip_tiny_model(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert row["chips"] == 2 and row["pes_per_layer"] == "53/54/53"
     assert row["board_bits"] > 0 and row["noc_packets"] > 0
     assert row["trace_label"] == "real trace of EGRU tiny LM (shipped) (E64, 128/128/64)"
+
+
+def test_seed_does_not_split_points_of_real_models():
+    from simulator.jobs.egru_sweep import points
+
+    a = points([6], ["equal"], model="tiny", seed=3)
+    b = points([6], ["equal"], model="tiny", seed=4)
+    assert [p.key() for p in a] == [p.key() for p in b]
+    assert points([6], ["equal"], seed=3)[0].key() != points([6], ["equal"], seed=4)[0].key()

@@ -601,6 +601,10 @@ def _run_dask(client, todo, point_fn, finished) -> None:
 
 
 def points(pes: Iterable[int], strategies: Iterable[str], **common: Any) -> list[PointSpec]:
+    """Every (N, strategy) point. The seed only draws synthetic traces, so it is left out of
+    the points of a real model or a trace file: changing it must not rerun identical points."""
+    if common.get("trace") is not None or common.get("model", "paper") != "paper":
+        common = {**common, "seed": 0}
     return [PointSpec(pes=n, strategy=s, **common) for s in strategies for n in pes]
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.rwkv import RWKVConfig
+from models.rwkv import TINY_CHECKPOINT, TINY_THRESHOLDS, RWKVConfig, artifact_path
 from models.rwkv_sites import SITE_SUFFIXES
 from simulator.cli import main
 from simulator.jobs.rwkv_token import (
@@ -246,3 +246,19 @@ def test_cli_timeline_is_bounded(tmp_path):
     trace = json.loads(path.read_text())
     assert sum(e["ph"] == "X" for e in trace["traceEvents"]) == 7
     assert trace["otherData"]["dropped_spans"] > 0
+
+
+def test_cli_runs_a_user_checkpoint(tmp_path, capsys):
+    """A user's official-layout .pth with its thresholds file and tokenizer (here: a copy of
+    the shipped tiny model); it must name what it lacks when those are missing."""
+    pth = tmp_path / "my-rwkv.pth"
+    pth.write_bytes(artifact_path(TINY_CHECKPOINT).read_bytes())
+    assert main(["rwkv-token", "--model", str(pth), "--tokens", "2"]) == 2
+    assert "--thresholds" in capsys.readouterr().err
+    assert main(["rwkv-token", "--model", str(pth), "--thresholds",
+                 str(artifact_path(TINY_THRESHOLDS)), "--tokenizer", "char", "--tokens", "2",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["provenance"]["trace_kind"] == "real"
+    assert "my-rwkv.pth" in result["provenance"]["model"]
+    assert result["ratios"]["block"]["energy"] > 1.0

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from models.rwkv import TINY_THRESHOLDS, artifact_path, load_tokenizer
+from models.text import load_corpus, split_corpus
 from workloads.rwkv_synthetic import RWKV4_SIZES, synthetic_rwkv_trace
 from workloads.rwkv_trace import rwkv_trace_from_model
 from workloads.trace import SiteEvents, Trace, TraceMeta
@@ -65,6 +66,8 @@ def load_traces(
             raise ValueError("--model PATH needs --thresholds (from `nmsim sparsify rwkv`) and "
                              "--tokenizer")
         checkpoint, th = model, thresholds
+        if text is None:  # the shipped public-domain text, its held-out part
+            text = split_corpus(load_corpus())[1]
     tok = load_tokenizer(tokenizer) if tokenizer else None
     common = dict(text=text, tokenizer=tok, n_tokens=n, skip=WARMUP_TOKENS, blocks=blocks)
     return (rwkv_trace_from_model(checkpoint, **common),

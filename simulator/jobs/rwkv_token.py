@@ -319,7 +319,6 @@ class _Run:
         self.system, self.map, self.job = system, bmap, job
         self.sparse = sparse
         self.cost: CoreCostModel = system.cost
-        self.value_bits = job.value_bits or value_bits(system.cost)
         self.engine = system.engine
         self.events = {s: trace.events[f"blocks.{block}.{s}"] for s in SITE_SUFFIXES}
         self.index = {c.name: i for i, c in enumerate(system.cores)}
@@ -375,7 +374,7 @@ class _Run:
         yield self._send_one.apply(core, tg, sum(n for _, n, _ in sends))
         src = self.index[core.name]
         for dsts, n, data in sends:
-            self.system.send(src, dsts, self.value_bits, data, tg, count=n)
+            self.system.send(src, dsts, self.job.value_bits, data, tg, count=n)
 
     def _take(self, core, packet, tg: Tags):
         """Take a train off the network interface: one ``receive_event`` per packet."""
@@ -635,12 +634,11 @@ class ChipSetup:
         """The cost table, relative to the repository (``calibration/<chip>.yaml``)."""
         return f"calibration/{self.chip}.yaml"
 
-
-def value_bits(cost: CoreCostModel) -> int:
-    """Bits of one activation value on the chip: SENECA's NPE word (BF16), SpiNNaker2's
-    single-precision float."""
-    word = getattr(cost, "word_bits", None)
-    return int(word) if word else 8 * int(cost.config.software.float_bytes.value)
+    def value_bits(self, cost: CoreCostModel) -> int:
+        """Bits of one activation value: SENECA's NPE word (BF16), SpiNNaker2's float."""
+        if self.chip == "seneca":
+            return int(cost.word_bits)
+        return 8 * int(cost.config.software.float_bytes.value)
 
 
 def simulate_trace(trace: Trace, setup: ChipSetup, *, sparse: bool, tokens: int | None = None,
@@ -659,6 +657,8 @@ def simulate_trace(trace: Trace, setup: ChipSetup, *, sparse: bool, tokens: int 
     if not 1 <= n <= trace.meta.n_steps:
         raise TraceError(f"the trace has {trace.meta.n_steps} tokens; asked for {n}")
     cost = setup.cost()
+    if job.value_bits is None:
+        job = job.model_copy(update={"value_bits": setup.value_bits(cost)})
     sites = [s for s in trace.sites if s.name.startswith(f"blocks.{block}.")]
     bmap = map_block(sites, cost, job)
     run: _Run | None = None

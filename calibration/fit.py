@@ -23,7 +23,6 @@ print the fitted values as they belong in ``calibration/spinnaker2.yaml``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,9 +164,6 @@ def fit_spinnaker2(
     params = model.unpack(sol.x)
     predictions = {r.name: v for r in mine if (v := model.predict(r, params)) is not None}
     return FitResult(params, predictions, bool(sol.success), str(sol.message))
-
-
-FITTERS: dict[str, Callable[[], FitResult]] = {"spinnaker2": fit_spinnaker2}
 
 
 def main() -> None:

@@ -44,6 +44,39 @@ class Cited(BaseModel):
         return self.source.lower().startswith(ASSUMPTION)
 
 
+class Positive(Cited):
+    """A size, count, clock, rate or width: zero or less would be meaningless."""
+
+    @field_validator("value")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError(f"must be > 0, got {v}")
+        return v
+
+
+class NonNegative(Cited):
+    """An energy, power, latency or count that may be zero but never negative."""
+
+    @field_validator("value")
+    @classmethod
+    def _non_negative(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError(f"must be >= 0, got {v}")
+        return v
+
+
+class Fraction(Cited):
+    """A share of a peak rate: some of it (a rate of zero would stall), at most all of it."""
+
+    @field_validator("value")
+    @classmethod
+    def _fraction(cls, v: float) -> float:
+        if not 0 < v <= 1:
+            raise ValueError(f"must be in (0, 1], got {v}")
+        return v
+
+
 class Reference(BaseModel):
     """A published aggregate measurement (not a per-operation cost) to check the model against.
 
@@ -53,7 +86,8 @@ class Reference(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    chip: Literal["seneca", "spinnaker2"]
+    chip: str = Field(min_length=1, description="a registered chip model (checked by the "
+                                                "simulator's registry, not here)")
     quantity: str = Field(min_length=1, description="what is measured, e.g. 'chip power'")
     value: float
     unit: str = Field(min_length=1)

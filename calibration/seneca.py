@@ -9,7 +9,9 @@ with the dotted path of the offending entry:
   instruction total equals core + instruction fetch;
 - the instruction mixes (per precision, per element-wise op) name known instruction classes,
   and every element-wise op of the cost-model protocol is present;
-- number formats pack whole weights and partial sums into an NPE word.
+- number formats pack whole weights and partial sums into an NPE word;
+- the NoC (the shared :class:`~calibration.specs.NocSpec` plus the mesh and the host port)
+  gives both mesh sizes or neither, and its host port lies on the mesh.
 
 :class:`SenecaOptions` holds the choices that are not hardware facts but decide the energy per
 MAC (weight precision, words per weight load, where partial sums live); see
@@ -21,9 +23,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from calibration.schema import Cited, load_yaml
+# Positive and NonNegative live in calibration.schema (shared by every chip); importing them
+# from here keeps working.
+from calibration.schema import NonNegative, Positive, load_yaml
+from calibration.specs import NocSpec
 
 DEFAULT_PATH = Path(__file__).with_name("seneca.yaml")
 
@@ -34,28 +39,6 @@ Precision = Literal["bf16", "int8", "int4"]
 PRECISIONS: tuple[str, ...] = ("bf16", "int8", "int4")
 #: Table 8 prints pJ with one decimal: its parts may miss its total by half of that digit
 TABLE_ROUNDING_PJ = 0.05
-
-
-class Positive(Cited):
-    """A size, count, clock or latency: must be > 0."""
-
-    @field_validator("value")
-    @classmethod
-    def _positive(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError(f"must be > 0, got {v}")
-        return v
-
-
-class NonNegative(Cited):
-    """An energy, power or count that may be zero but never negative."""
-
-    @field_validator("value")
-    @classmethod
-    def _non_negative(cls, v: float) -> float:
-        if v < 0:
-            raise ValueError(f"must be >= 0, got {v}")
-        return v
 
 
 class _Strict(BaseModel):
@@ -160,29 +143,34 @@ class RegisterFile(_Strict):
     static_power_per_bit: NonNegative
 
 
-class Noc(_Strict):
-    clock: Positive
-    router_latency: NonNegative = Field(description="NoC cycles per hop")
-    link_width: Positive = Field(description="bits per NoC cycle per link")
-    header_bits: NonNegative
-    max_payload_bits: Positive
-    inject_energy: NonNegative = Field(description="per packet at the source (pJ)")
-    hop_energy: NonNegative = Field(description="per packet per link (pJ)")
-    hop_energy_per_bit: NonNegative = Field(description="per bit per link (pJ)")
+class SenecaNoc(NocSpec):
+    """The shared NoC spec plus SENECA's mesh and the node where outside input enters."""
+
     mesh_columns: Positive | None = Field(None, description="null: sized to the cores")
     mesh_rows: Positive | None = None
     mesh_source: str = Field(min_length=3, description="why this mesh (or this sizing rule)")
+    host_port: tuple[int, int] = Field(
+        description="mesh node (x, y) where input events from outside the chip enter the NoC")
+    host_port_source: str = Field(min_length=3)
 
     @model_validator(mode="after")
-    def _both_or_neither(self) -> Noc:
+    def _mesh_and_port(self) -> SenecaNoc:
         if (self.mesh_columns is None) != (self.mesh_rows is None):
             raise ValueError("noc: give both mesh_columns and mesh_rows, or neither")
+        x, y = self.host_port
+        if x < 0 or y < 0:
+            raise ValueError(f"noc.host_port: mesh coordinates are >= 0, got {self.host_port}")
+        if self.mesh_columns is not None and self.mesh_rows is not None and (
+                x >= self.mesh_columns.value or y >= self.mesh_rows.value):
+            raise ValueError(f"noc.host_port: {self.host_port} lies outside the "
+                             f"{int(self.mesh_columns.value)} x {int(self.mesh_rows.value)} mesh")
         return self
 
 
 class SenecaConfig(_Strict):
     """The whole SENECA cost table."""
 
+    kind: Literal["seneca"] = Field("seneca", description="the chip model this describes")
     core: Core
     npe: Npe
     riscv: Riscv
@@ -192,7 +180,7 @@ class SenecaConfig(_Strict):
     instruction_memory: Memory
     sram: SramTechnology
     register_file: RegisterFile
-    noc: Noc
+    noc: SenecaNoc
 
     @model_validator(mode="after")
     def _consistent(self) -> SenecaConfig:

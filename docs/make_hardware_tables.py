@@ -26,7 +26,7 @@ DOC = Path(__file__).resolve().parent / "hardware.md"
 BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (?P<name>[\w-]+) -->\n)(?P<body>.*?)"
                    r"(<!-- END GENERATED: (?P=name) -->)", re.S)
 #: descriptive labels that are no parameter (the source text names the instruction already)
-_LABELS = {"mnemonics"}
+_LABELS = {"mnemonics", "kind"}  # names, not parameters
 _WORDS = (1, 2, 4)
 
 Row = tuple[str, str, str, str]  # path, value, unit, source

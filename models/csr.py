@@ -10,23 +10,30 @@ A *partition* is a set of EGRU neurons placed on one core: neuron ``j`` of a lay
 units owns rows ``j``, ``H + j``, ``2H + j`` (gates z, r, g) of both W and R, so a partition's
 matrices are those rows, gate-major (all z rows, then r, then g: the same layout as the whole
 matrix). scipy's ``csr_array`` is the container; this module only views and measures it.
+
+torch is not imported here: a tensor can only exist once its caller has imported torch, so
+:func:`to_csr` looks for it in ``sys.modules``; footprints and the mapping need no torch.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 #: Bytes per stored value for the supported value formats.
 VALUE_BYTES: dict[str, int] = {"fp32": 4, "fp16": 2, "int8": 1}
 #: Bytes per column index / row offset for the supported index widths (bits).
 INDEX_BYTES: dict[int, int] = {16: 2, 32: 4}
 
-MatrixLike = torch.Tensor | np.ndarray | sp.sparray | sp.spmatrix
+MatrixLike: TypeAlias = "torch.Tensor | np.ndarray | sp.sparray | sp.spmatrix"
 
 
 def csr_footprint_bytes(
@@ -42,7 +49,8 @@ def csr_footprint_bytes(
 def to_csr(matrix: MatrixLike) -> sp.csr_array:
     """float32 CSR of a dense tensor/array or sparse matrix; explicit zeros dropped, indices
     sorted (canonical, so equal matrices give equal arrays)."""
-    if isinstance(matrix, torch.Tensor):
+    torch = sys.modules.get("torch")  # no tensor without torch, and no import here for it
+    if torch is not None and isinstance(matrix, torch.Tensor):
         matrix = matrix.detach().cpu().numpy()
     m = sp.csr_array(matrix, dtype=np.float32)
     m.eliminate_zeros()

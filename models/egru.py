@@ -33,12 +33,15 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from models import shipped
+from models.egru_config import EGRUConfig
+from models.shipped import artifact_path
 
 #: Gate order along the 3H axis of W and R (reference code).
 GATES = ("z", "r", "g")
@@ -46,8 +49,8 @@ GATES = ("z", "r", "g")
 CHECKPOINT_FORMAT = "nmsim-egru"
 CHECKPOINT_VERSION = 1
 #: The shipped tiny model (``python -m models.train_tiny_egru``) and its measured numbers.
-TINY_CHECKPOINT = "artifacts/egru_tiny.pt"
-TINY_METRICS = "artifacts/egru_tiny_metrics.json"
+TINY_CHECKPOINT = shipped.EGRU_TINY_CHECKPOINT
+TINY_METRICS = shipped.EGRU_TINY_METRICS
 
 
 class SpikeFunction(torch.autograd.Function):
@@ -64,41 +67,6 @@ class SpikeFunction(torch.autograd.Function):
         (v,) = ctx.saved_tensors
         surrogate = ctx.dampening * torch.clamp(1.0 - ctx.support * v.abs(), min=0.0)
         return grad * surrogate, None, None
-
-
-@dataclass(frozen=True)
-class EGRUConfig:
-    """Sizes and cell constants of an EGRU language model (paper defaults except the vocab)."""
-
-    vocab_size: int
-    embedding_dim: int = 750
-    layers: tuple[int, ...] = (1350, 1350, 750)
-    thr_mean: float = 0.3  # mean of the Beta(alpha, 3) threshold initialisation (EvNN default)
-    dampening: float = 0.7  # surrogate height (EvNN default)
-    support: float = 1.0  # surrogate width is 2 / support (EvNN default)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "layers", tuple(int(h) for h in self.layers))
-        if self.vocab_size < 1 or self.embedding_dim < 1 or not self.layers:
-            raise ValueError("vocab_size, embedding_dim and layers must be positive/non-empty")
-        if any(h < 1 for h in self.layers):
-            raise ValueError(f"layer sizes must be positive: {self.layers}")
-        if self.layers[-1] != self.embedding_dim:
-            raise ValueError(
-                f"the decoder is tied to the embedding: the last layer ({self.layers[-1]}) must "
-                f"equal embedding_dim ({self.embedding_dim})"
-            )
-        if not 0.0 < self.thr_mean < 1.0:
-            raise ValueError("thr_mean must lie in (0, 1)")
-
-    def layer_shapes(self) -> list[tuple[int, int]]:
-        """(input_size, hidden) of every layer."""
-        inputs = (self.embedding_dim, *self.layers[:-1])
-        return list(zip(inputs, self.layers, strict=True))
-
-    def recurrent_weight_count(self) -> int:
-        """Weights of all W and R matrices (what pruning and CSR export cover)."""
-        return sum(3 * h * (i + h) for i, h in self.layer_shapes())
 
 
 @dataclass
@@ -274,11 +242,6 @@ def load_egru(path: str | Path) -> tuple[EGRULM, list[str] | None, dict]:
     sd = {k: v.to_dense() if v.layout != torch.strided else v for k, v in ck["state_dict"].items()}
     model.load_state_dict(sd)
     return model.eval(), ck["vocab"], ck["record"]
-
-
-def artifact_path(name: str) -> Path:
-    """Filesystem path of a file shipped in ``models/``."""
-    return Path(str(resources.files("models").joinpath(name)))
 
 
 def load_tiny_egru() -> tuple[EGRULM, list[str], dict]:

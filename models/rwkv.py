@@ -32,6 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models import shipped
+from models.rwkv_config import RWKVConfig
+from models.shipped import artifact_path
+
 #: ``site(name, x) -> x``: called on every linear layer's input.
 SiteFn = Callable[[str, Tensor], Tensor]
 
@@ -45,23 +49,6 @@ def _identity_site(name: str, x: Tensor) -> Tensor:
 
 class CheckpointError(ValueError):
     """A state dict is not a loadable RWKV-4 checkpoint; the message names the offending keys."""
-
-
-@dataclass(frozen=True)
-class RWKVConfig:
-    n_layer: int
-    n_embd: int
-    vocab_size: int
-    dim_ffn: int = 0  # 0: 4 * n_embd, as in every published RWKV-4
-
-    def __post_init__(self) -> None:
-        if self.dim_ffn == 0:
-            object.__setattr__(self, "dim_ffn", 4 * self.n_embd)
-
-    def site_shape(self, suffix: str) -> tuple[int, int]:
-        """(input features, output features) of the linear layer behind a site suffix."""
-        c, f = self.n_embd, self.dim_ffn
-        return {"ffn.key": (c, f), "ffn.value": (f, c)}.get(suffix, (c, c))
 
 
 # -- the WKV recurrence ---------------------------------------------------------------------------
@@ -370,14 +357,9 @@ class CharTokenizer:
 
 
 #: The shipped tiny model: official-layout checkpoint and its sidecar (vocabulary, training).
-TINY_CHECKPOINT = "artifacts/rwkv_tiny.pth"
-TINY_META = "artifacts/rwkv_tiny.json"
-TINY_THRESHOLDS = "artifacts/rwkv_tiny_thresholds.json"
-
-
-def artifact_path(name: str) -> Path:
-    """Filesystem path of a file shipped in ``models/``."""
-    return Path(str(resources.files("models").joinpath(name)))
+TINY_CHECKPOINT = shipped.RWKV_TINY_CHECKPOINT
+TINY_META = shipped.RWKV_TINY_META
+TINY_THRESHOLDS = shipped.RWKV_TINY_THRESHOLDS
 
 
 def load_tiny_rwkv() -> tuple[RWKV4, CharTokenizer, dict]:

@@ -4,10 +4,9 @@
 Each reference in ``calibration/references/<chip>.yaml`` (format: ``ReferenceSet``) is checked
 by a *simulation function* registered under the reference's name: it builds the chip model,
 runs the situation the measurement describes (its ``conditions``), and returns the simulated
-value in the reference's unit. Chip modules register their functions with :func:`simulates`;
-the modules are listed in :data:`REFERENCE_MODULES` (one line per chip) and imported on first
-use, and a listed module that does not exist yet is skipped. A reference without a function is
-reported as such, never given an invented value.
+value in the reference's unit. Modules register their functions with :func:`simulates`; which
+modules those are is each chip's registry entry (``ChipSpec.reference_modules``), imported on
+first use. A reference without a function is reported as such, never given an invented value.
 """
 
 from __future__ import annotations
@@ -19,15 +18,9 @@ from pathlib import Path
 
 from calibration.fit import REFERENCES_DIR
 from calibration.schema import CalibrationError, Reference, ReferenceSet, load_yaml
+from simulator.chips import registry
 
 Simulation = Callable[[Reference], float]
-
-#: modules whose import registers simulation functions (a missing module is skipped)
-REFERENCE_MODULES: tuple[str, ...] = (
-    "simulator.chips.spinnaker2_references",
-    "simulator.chips.seneca_references",
-    "simulator.jobs.egru_references",
-)
 
 _REGISTRY: dict[str, Simulation] = {}
 _loaded = False
@@ -50,12 +43,9 @@ def _load_modules() -> None:
     global _loaded
     if _loaded:
         return
-    for module in REFERENCE_MODULES:
-        try:
+    for name in registry.names():
+        for module in registry.get(name).reference_modules:
             importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
     _loaded = True
 
 
@@ -98,6 +88,9 @@ def report_rows(directory: Path = REFERENCES_DIR) -> list[ReportRow]:
                                   f"unreadable: {e}"))
             continue
         for ref in refs.references:
+            if ref.chip not in registry.names():
+                rows.append(_row(ref, None, f"chip {ref.chip!r} is not registered"))
+                continue
             fn = simulation_for(ref.name)
             if fn is None:
                 rows.append(_row(ref, None, "no simulation function registered"))

@@ -8,8 +8,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
+from calibration import seneca, spinnaker2
 from calibration.fit import REFERENCES_DIR, fit_spinnaker2, load_references
+from calibration.schema import CalibrationError, Cited, Reference, cited_values
+from calibration.seneca import load_seneca
+from calibration.specs import DmaSpec, DramSpec, NocSpec, SramSpec
 from calibration.spinnaker2 import fitted, load_spinnaker2
 from simulator.references import format_report, report_rows, simulation_for
 
@@ -104,3 +110,59 @@ def test_hardware_doc_is_up_to_date():
     for path in ("core.clock", "npe.instructions.mld.memory", "elementwise.exp.instructions.rnd",
                  "noc.mesh_columns", "chip.qpe_grid.missing", "operating_points.0.5V.clock"):
         assert f"`{path}`" in text, path
+
+
+# -- shared, range-checked specs ----------------------------------------------------------------
+def _edited_copy(tmp_path, module, edit) -> Path:
+    raw = yaml.safe_load(module.DEFAULT_PATH.read_text())
+    edit(raw)
+    path = tmp_path / module.DEFAULT_PATH.name
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.parametrize(("module", "edit", "field"), [
+    (spinnaker2, lambda r: r["operating_points"]["0.5V"]["pe_cycle_energy"].update(value=-1.0),
+     "operating_points.0.5V.pe_cycle_energy.value"),
+    (spinnaker2, lambda r: r["dram"]["energy_per_byte"].update(value=-40.0),
+     "dram.energy_per_byte.value"),
+    (spinnaker2, lambda r: r["mla"]["sustained_fraction"].update(value=1.5),
+     "mla.sustained_fraction.value"),
+    (spinnaker2, lambda r: r["board"].update(gateway_qpe=[4, 3]), "board.gateway_qpe"),
+    (seneca, lambda r: r["noc"]["clock"].update(value=0), "noc.clock.value"),
+    (seneca, lambda r: r["noc"].pop("host_port"), "noc.host_port"),
+    (seneca, lambda r: r["noc"].update(
+        host_port=[2, 0], mesh_columns={"value": 2, "unit": "cores", "source": "[x] y"},
+        mesh_rows={"value": 2, "unit": "cores", "source": "[x] y"}), "noc.host_port"),
+    (spinnaker2, lambda r: r["chip"]["qpe_grid"].update(missing=[[9, 3]]), "qpe_grid.missing"),
+    (spinnaker2, lambda r: r["sram"]["program_banks"].update(value=4), "sram.program_banks"),
+    (seneca, lambda r: r.update(kind="spinnaker2"), "field 'kind'"),
+])
+def test_out_of_range_value_names_the_file_and_the_field(tmp_path, module, edit, field):
+    path = _edited_copy(tmp_path, module, edit)
+    load = load_seneca if module is seneca else load_spinnaker2
+    with pytest.raises(CalibrationError) as err:
+        load(path)
+    assert str(path) in str(err.value) and field in str(err.value)
+
+
+def test_both_chips_share_the_section_specs():
+    s, p = load_seneca(), load_spinnaker2()
+    assert isinstance(s.noc, NocSpec) and isinstance(p.noc, NocSpec)
+    assert isinstance(p.sram, SramSpec) and p.sram.total_bytes == 4 * 32768
+    assert isinstance(p.dma, DmaSpec) and isinstance(p.dram, DramSpec)
+    assert s.kind == "seneca" and s.noc.host_port == (0, 0)
+    assert s.noc.host_port_source.startswith("assumption:")
+
+
+@pytest.mark.parametrize("load", [load_seneca, load_spinnaker2])
+def test_every_value_has_a_range_check(load):
+    bare = [path for path, c in cited_values(load()).items() if type(c) is Cited]
+    assert not bare, f"values without a range check: {bare}"
+
+
+def test_reference_chip_is_any_non_empty_name():
+    ref = dict(name="x.y", quantity="q", value=1.0, unit="u", source="[S] t", use="fit")
+    assert Reference(chip="loihi2", **ref).chip == "loihi2"
+    with pytest.raises(ValidationError):
+        Reference(chip="", **ref)

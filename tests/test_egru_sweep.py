@@ -1,5 +1,6 @@
 """Job 2 (``nmsim egru-sweep``) on small configurations: mapping, memory fit, broadcast,
-sweeps in this process, in local processes and on Dask, resuming, the CLI, multi-chip runs."""
+sweeps in this process, in local processes and on Dask, resuming, the CLI, multi-chip runs,
+and the same points on SENECA."""
 
 from __future__ import annotations
 
@@ -17,22 +18,26 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from calibration.spinnaker2 import load_spinnaker2
+from simulator.chips.memory import MemoryFit
+from simulator.chips.registry import Chip, load_chip
 from simulator.cli import main
 from simulator.jobs.egru_sweep import (
     STAGES,
     PointSpec,
     load_trace,
-    memory_check,
     points,
     read_rows,
     run_point,
     run_sweep,
-    simulate,
+    simulate_partition,
 )
+from simulator.mappings.egru import map_egru
+from simulator.mappings.egru import weight_bytes as mapped_weight_bytes
+from simulator.simulate import Run
 from workloads.egru_partition import (
     LAYER_SPLITS,
     STRATEGIES,
+    Partition,
     layers_from_trace,
     partition,
     weight_bytes,
@@ -69,6 +74,15 @@ def tiny() -> Trace:
 
 def _without_wall(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+
+
+def _fits(part: Partition, layout: str = "column", chip: Chip | None = None) -> list[MemoryFit]:
+    """Every core's memory fit of ``part`` on ``chip`` (check only, nothing simulated): the
+    EGRU mapping's regions loaded on a freshly built system."""
+    chip = chip or load_chip("spinnaker2")
+    emap = map_egru(part, chip.cost(), chip.has("dram"), layout)
+    system = chip.build(part.n_cores, lambda core, item: None)
+    return emap.mapping.load(system, check_only=True)
 
 
 # -- mapping ------------------------------------------------------------------------------------
@@ -136,7 +150,6 @@ def two_layers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Trace, str]:
 
 def test_memory_check_matches_a_hand_calculation(two_layers):
     trace, _ = two_layers
-    cfg = load_spinnaker2()
     part = partition(layers_from_trace(trace), 2, "equal", "equal")  # one PE per layer
     assert [c.w_nnz for c in part.cores] == [1536, 6144]
     assert [c.r_nnz for c in part.cores] == [3072, 12288]
@@ -155,7 +168,7 @@ def test_memory_check_matches_a_hand_calculation(two_layers):
     pe1_data = 5000 + pe1_weights + pe1_vars  # 161,424: 63,120 B too many
     assert (pe0_data, pe1_data) == (48400, 161424)
 
-    fits = memory_check(part, cfg)
+    fits = _fits(part)
     assert [f.pe for f in fits] == ["pe0", "pe1"]
     assert [f.program_bytes for f in fits] == [17900, 17900]
     assert [f.program_capacity for f in fits] == [32768, 32768]
@@ -167,7 +180,7 @@ def test_memory_check_matches_a_hand_calculation(two_layers):
     assert fits[1].missing == 161424 - 98304 == 63120
 
     # the paper's Table I layout, row-major CSR: 2 NZ + N_rows + 1 words of 4 B per matrix
-    row = memory_check(part, cfg, "row")
+    row = _fits(part, "row")
     assert row[1].data["weights"] == 4 * (2 * 6144 + 384 + 1) + 4 * (2 * 12288 + 384 + 1)
     assert row[1].data["weights"] == 150536
 
@@ -179,7 +192,8 @@ def test_fit_of_a_split_layer_is_counted_from_its_rows(two_layers):
     layers = layers_from_trace(trace)
     part = partition(layers, 3, "equal", "equal")
     assert part.cores_per_layer == [1, 2]
-    fits = memory_check(part, load_spinnaker2())
+    fits = _fits(part)
+    cost = load_chip("spinnaker2").cost()
     w, r = layers[1].W, layers[1].R
     for core, fit in zip(part.cores[1:], fits[1:], strict=True):
         rows = np.concatenate([core.neurons + g * 128 for g in range(3)])
@@ -188,6 +202,7 @@ def test_fit_of_a_split_layer_is_counted_from_its_rows(two_layers):
         weights = 4 * (2 * nz_w + 64 + 1) + 4 * (2 * nz_r + 128 + 1)
         assert fit.data == {"stack_debug": 5000, "weights": weights, "variables": 64 * 16 * 4}
         assert weight_bytes(core, layers) == weights
+        assert mapped_weight_bytes(core, part, cost) == weights
         assert fit.fits
     assert all(f.fits for f in fits)
 
@@ -236,21 +251,24 @@ def _packets(part, trace: Trace) -> tuple[int, int]:
     return spikes, done
 
 
-def _check_broadcast(trace: Trace, part, summary: dict, sim) -> None:
+def _check_broadcast(trace: Trace, part, run: Run) -> None:
     L, T = len(part.layers), trace.meta.n_steps
-    for st in sim.pes:  # every event to every consumer, exactly once
+    summary, cores = run.report, run.program.cores
+    for st in cores:  # every event to every consumer, exactly once
         assert Counter(st.received) == _expected_received(trace, st.layer, L)
         assert len(st.received) == len(set(st.received))
     for i in range(L):
-        got = sum(len(sim.pes[c].received) for c in part.layer_cores(i))
+        got = sum(len(cores[c].received) for c in part.layer_cores(i))
         want = part.cores_per_layer[i] * sum(_expected_received(trace, i, L).values())
         assert got == want
-    nocs = [*sim.system.nocs, *([sim.system.board] if sim.system.board else [])]
-    for noc in nocs:  # every packet reaches each of its destinations once
+    for noc in run.system.networks:  # every packet reaches each of its destinations once
         assert noc.deliveries and set(noc.deliveries.values()) == {1}
         assert noc.delivered == noc.expected == sum(noc.deliveries.values())
-    if sim.system.n_chips == 1:
-        assert summary["noc_packets"] * T == pytest.approx(sum(_packets(part, trace)))
+    if run.system.n_chips == 1:
+        # a chip without DRAM (SENECA) gets x_t from the host port: one multicast train per
+        # step to the layer-0 cores, which the NoC's packet counter counts once per train
+        host = 0 if run.chip.has("dram") else T
+        assert summary["noc_packets"] * T == pytest.approx(sum(_packets(part, trace)) + host)
     # the stages of every PE fill the timestep: busy stages + waiting = latency
     for k in range(part.n_cores):
         total = sum(summary["stages"][s][k] for s in STAGES)
@@ -260,17 +278,20 @@ def _check_broadcast(trace: Trace, part, summary: dict, sim) -> None:
 @pytest.mark.parametrize("n", [3, 9, 23])
 def test_broadcast_delivers_every_event_to_every_consumer(small: Trace, n: int):
     part = partition(layers_from_trace(small), n, "balanced", "nnz")
-    summary, sim = simulate(small, part, record=True)
-    _check_broadcast(small, part, summary, sim)
-    assert summary["chips"] == 1 and summary["board_bits"] == 0
+    run = simulate_partition(small, part, record=True)
+    _check_broadcast(small, part, run)
+    assert run.report["chips"] == 1 and run.report["board_bits"] == 0
+    assert run.system.board is None
 
 
 def test_multichip_point_runs_and_reports_interchip_traffic(tiny: Trace):
     part = partition(layers_from_trace(tiny), 160, "equal", "equal")
     assert part.cores_per_layer == [53, 54, 53]
-    summary, sim = simulate(tiny, part, record=True)
-    _check_broadcast(tiny, part, summary, sim)
-    assert summary["chips"] == 2 and sim.system.n_chips == 2
+    run = simulate_partition(tiny, part, record=True)
+    summary, board = run.report, run.system.board
+    _check_broadcast(tiny, part, run)
+    assert summary["chips"] == 2 and run.system.n_chips == 2
+    assert board is not None and board in run.system.networks
     # a packet crosses the board once when a destination lies on the other chip (PEs 152+)
     T, L = tiny.meta.n_steps, 3
     cross = 0
@@ -285,10 +306,41 @@ def test_multichip_point_runs_and_reports_interchip_traffic(tiny: Trace):
                 for dsts, count in ((spike, n_spikes), (done, 1)):
                     if any(d // 152 != c // 152 for d in dsts):
                         cross += count
-    bits = int(load_spinnaker2().noc.header_bits.value) + 32
-    assert cross > 0 and sim.system.board.sent == cross
+    bits = int(load_chip("spinnaker2").config.noc.header_bits.value) + 32
+    assert cross > 0 and board.sent == cross
     assert summary["board_bits"] * T == pytest.approx(cross * bits)  # 2 chips: one link each
     assert summary["latency_s"] > 0 and summary["noc_bits"] > 0
+
+
+@pytest.mark.parametrize("n", [4, 9])
+def test_seneca_point_runs_end_to_end(small: Trace, small_file: str, n: int):
+    """The same point on SENECA: every event delivered exactly once, layer 0 fed by the host."""
+    chip = load_chip("seneca")
+    assert not chip.has("dram")
+    part = partition(layers_from_trace(small), n, "balanced", "nnz")
+    run = simulate_partition(small, part, chip, record=True)
+    _check_broadcast(small, part, run)
+    assert run.report["chips"] == 1 and run.report["board_bits"] == 0
+    assert run.system.board is None and len(run.system.networks) == 1
+    # layer 0's x_t arrives from the host port, not by DMA from a DRAM...
+    assert not run.program.streams
+    assert all(run.system.dram_of(c) is None for c in range(n))
+    assert not any("dma" in r["component"] for r in run.ledger.rows())
+    assert all(run.program.cores[c].stage_cycles["input_matmul"] > 0
+               for c in part.layer_cores(0))
+    # ...so no core holds DMA buffers: 16 BF16 values (2 B) per neuron, where SpiNNaker2's
+    # layer-0 PEs add two 1,024 B chunk buffers to their 16 float32 (4 B) per neuron
+    assert [f.data["variables"] for f in run.fits] == [32 * len(c.neurons) for c in part.cores]
+    assert [f.data["variables"] for f in _fits(part)] == [
+        64 * len(c.neurons) + (2048 if c.layer == 0 else 0) for c in part.cores]
+    assert run.fits_memory
+    row = run_point(PointSpec(pes=n, strategy="balanced", trace=small_file, steps=4,
+                              chip="seneca"))
+    assert row["chip"] == "seneca" and row["chip_file"] == "calibration/seneca.yaml"
+    assert row["clock_hz"] == run.clock_hz and row["chips"] == 1
+    assert row["fits"] is True and row["overflow_bytes"] == 0
+    assert row["latency_cycles"] == run.report["latency_cycles"] > 0
+    assert row["energy_j"] == pytest.approx(run.report["energy_j"]) and row["energy_j"] > 0
 
 
 # -- determinism --------------------------------------------------------------------------------
@@ -298,8 +350,8 @@ def test_same_seed_gives_identical_results(small_file: str):
     runs = []
     for seed in (3, 3, 4):
         trace = small_trace(seed)
-        summary, _ = simulate(trace, partition(layers_from_trace(trace), 7, "balanced"))
-        runs.append(json.dumps(summary, sort_keys=True))
+        run = simulate_partition(trace, partition(layers_from_trace(trace), 7, "balanced"))
+        runs.append(json.dumps(run.report, sort_keys=True))
     assert runs[0] == runs[1] and runs[0] != runs[2]
 
 
@@ -463,6 +515,32 @@ def test_cli_multichip_tiny_model(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert row["chips"] == 2 and row["pes_per_layer"] == "53/54/53"
     assert row["board_bits"] > 0 and row["noc_packets"] > 0
     assert row["trace_label"] == "real trace of EGRU tiny LM (shipped) (E64, 128/128/64)"
+
+
+def test_cli_seneca_paper_model(tmp_path: Path, capsys: pytest.CaptureFixture):
+    args = ["egru-sweep", "--chip", "seneca", "--pes", "4", "--steps", "2", "--workers", "0",
+            "--out", str(tmp_path), "--json"]
+    assert main(args) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [(p["pes"], p["strategy"]) for p in got] == [(4, "balanced"), (4, "equal")]
+    rows = read_rows(tmp_path)
+    assert len(rows) == 2
+    for p in got:
+        assert set(p) == JSON_KEYS
+        assert p["latency_s"] > 0 and p["energy_j"] > 0
+        assert set(p["stages"]) == set(STAGES)
+        assert all(len(v) == 4 for v in p["stages"].values())
+        # The paper's network (750 -> 1350/1350/750, 95% pruned) stores about
+        # 0.05 x 3 x (1350 x 750 + 3 x 1350^2 + 750 x 1350 + 750^2) = 1,208,250 weights, at
+        # least 2 B each (BF16): over 2.4 MB on 4 cores of 256 kB data memory cannot fit.
+        assert p["fits"] is False
+        assert p["max_pe_bytes"] > 2 * 1208250 / 4 > 262144
+    for r in rows:
+        assert (r["chip"], r["chip_file"]) == ("seneca", "calibration/seneca.yaml")
+        assert r["steps"] == 2 and r["chips"] == 1 and r["board_bits"] == 0
+        assert r["capacity_bytes"] == 262144
+        assert r["overflow_bytes"] == r["max_pe_bytes"] - r["capacity_bytes"]
+        assert r["pes_per_layer"].count("/") == 2
 
 
 def test_seed_does_not_split_points_of_real_models():

@@ -13,7 +13,8 @@ import torch
 from models.egru import TINY_METRICS, artifact_path, encode_chars, load_tiny_egru
 from models.text import load_corpus, split_corpus
 from simulator.cli import main
-from simulator.jobs.egru_sweep import PointSpec, _layer_outputs, load_trace, run_point
+from simulator.jobs.egru_sweep import PointSpec, load_trace, run_point
+from simulator.programs.egru import layer_outputs
 from workloads.egru_partition import layers_from_trace, split_cores
 from workloads.egru_trace import (
     PAPER_SIZES,
@@ -87,7 +88,7 @@ def _check_consistent(tr: Trace) -> None:
         for t in range(tr.meta.n_steps - 1):
             a, b = r.step(t + 1), nxt.step(t)
             assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]), (i, t)
-    _layer_outputs(tr, n)  # the sweep's own check passes too
+    layer_outputs(tr, n)  # the EGRU program's own check passes too
 
 
 def test_traces_are_consistent_across_sites(tiny_trace):

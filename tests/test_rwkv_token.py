@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.rwkv import TINY_CHECKPOINT, TINY_THRESHOLDS, RWKVConfig, artifact_path
 from models.rwkv_sites import SITE_SUFFIXES
+from simulator.chips.registry import load_chip
 from simulator.cli import main
 from simulator.jobs.rwkv_token import (
     CATEGORIES,
     SUMMARY_KEYS,
-    ChipSetup,
     JobConfig,
     map_block,
     rwkv_token,
     simulate_trace,
 )
+from simulator.results import RwkvTokenResult
 from workloads.opcounts import site_ops
 from workloads.rwkv_inputs import load_traces
 from workloads.rwkv_synthetic import synthetic_rwkv_trace
@@ -39,11 +42,26 @@ def tiny():
 
 
 @pytest.fixture(scope="module", params=CHIPS)
-def result(request, tiny):
-    return rwkv_token(*tiny, ChipSetup(request.param))
+def typed(request, tiny):
+    """The job's typed result on each chip."""
+    return rwkv_token(*tiny, load_chip(request.param))
 
 
-def test_result_has_the_documented_keys(result):
+@pytest.fixture(scope="module")
+def result(typed):
+    """The same result in the shape of its JSON (``result.json``)."""
+    return typed.model_dump()
+
+
+def _delivered(run):
+    """(packets expected, packets delivered) over every network of the run's system."""
+    nets = run.system.networks
+    return sum(n.expected for n in nets), sum(n.delivered for n in nets)
+
+
+def test_result_has_the_documented_keys(typed, result):
+    assert isinstance(typed, RwkvTokenResult)
+    assert RwkvTokenResult.model_validate_json(typed.model_dump_json()) == typed
     for mode in ("dense", "sparse"):
         for sub in SUMMARY_KEYS:
             for cat in (*CATEGORIES, "total"):
@@ -53,8 +71,14 @@ def test_result_has_the_documented_keys(result):
     assert {"sub_block", "site", "component", "operation", "category", "count", "energy_j",
             "cycles"} <= set(row)
     prov = result["provenance"]
-    assert prov["trace_kind"] == "real" and prov["chip_config"].startswith("calibration/")
+    assert prov["trace_kind"] == "real" and prov["chip_file"].startswith("calibration/")
+    assert prov["chip"] == typed.provenance.chip and prov["chip_overrides"] == []
+    shipped = load_chip(prov["chip"])
+    assert prov["chip_file"] == shipped.file
+    assert prov["chip_sha256"] == hashlib.sha256(shipped.spec.default_file.read_bytes()
+                                                 ).hexdigest()
     assert prov["cost_sources"] and prov["tokens"] == 3
+    assert prov["clock_hz"] == shipped.cost().clock_hz
 
 
 def test_breakdown_sums_to_totals(result):
@@ -88,18 +112,19 @@ def test_sparse_costs_no_more_than_dense(result):
 def test_every_multiply_of_the_trace_is_charged_once(tiny):
     """The MACs the tile cores charge equal the trace's effective MACs (NeuroBench count)."""
     dense, _ = tiny
-    run, bmap = simulate_trace(dense, ChipSetup("spinnaker2"), sparse=False)
-    assert run.deliveries_expected == run.deliveries_made > 0
+    run, bmap = simulate_trace(dense, load_chip("spinnaker2"), sparse=False)
+    expected, made = _delivered(run)
+    assert expected == made > 0
     macs = run.ledger.by("site", "operation", value="count")
     for suffix in SITE_SUFFIXES:
         ops = site_ops(dense, f"blocks.1.{suffix}")
-        assert macs[(suffix, "fp_mac")] == pytest.approx(ops.effective_macs * run.tokens)
+        assert macs[(suffix, "fp_mac")] == pytest.approx(
+            ops.effective_macs * run.report["tokens"])
 
 
 def test_layers_are_tiled_within_a_core(tiny):
     dense, _ = tiny
-    setup = ChipSetup("spinnaker2")
-    cost = setup.cost()
+    cost = load_chip("spinnaker2").cost()
     for strategy in ("rows", "columns"):
         bmap = map_block([s for s in dense.sites], cost, JobConfig(strategy=strategy))
         for sm in bmap.sites.values():
@@ -119,14 +144,15 @@ def test_partial_sums_and_sliced_control_give_the_same_work(tiny, chip):
     _, sparse = tiny
     if chip == "seneca":
         sparse = synthetic_rwkv_trace("169M", "published-3b-sparse", n_tokens=1)
-    setup = ChipSetup(chip)
+    setup = load_chip(chip)
     base, _ = simulate_trace(sparse, setup, sparse=True)
     cols, bmap = simulate_trace(sparse, setup, sparse=True, job=JobConfig(strategy="columns"))
     assert max(m.in_splits for m in bmap.sites.values()) > 1
     sliced, smap = simulate_trace(sparse, setup, sparse=True, job=JobConfig(state_bytes=64))
     assert smap.slices > 1
     for run in (cols, sliced):
-        assert run.deliveries_expected == run.deliveries_made
+        expected, made = _delivered(run)
+        assert expected == made
         for suffix in SITE_SUFFIXES:
             assert _multiplies(run, suffix) == pytest.approx(_multiplies(base, suffix))
             assert _multiplies(run, suffix) > 0
@@ -141,19 +167,19 @@ def _multiplies(run, suffix):
 
 
 def test_same_inputs_give_identical_results(tiny):
-    a = rwkv_token(*tiny, ChipSetup("seneca"))
-    b = rwkv_token(*tiny, ChipSetup("seneca"))
-    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    a = rwkv_token(*tiny, load_chip("seneca"))
+    b = rwkv_token(*tiny, load_chip("seneca"))
+    assert a.model_dump_json() == b.model_dump_json()
 
 
 def test_synthetic_block_at_real_size_is_labelled():
     dense = synthetic_rwkv_trace("169M", "published-3b-dense", n_tokens=1)
     sparse = synthetic_rwkv_trace("169M", "published-3b-sparse", n_tokens=1)
-    r = rwkv_token(dense, sparse, ChipSetup("seneca"))
-    assert r["provenance"]["trace_kind"] == "synthetic"
-    assert r["provenance"]["profile"] == "published-3b-sparse"
-    assert r["ratios"]["block"]["energy"] > 1.0
-    assert r["mapping"]["cores"] > 14
+    r = rwkv_token(dense, sparse, load_chip("seneca"))
+    assert r.provenance.trace_kind == "synthetic"
+    assert r.provenance.profile == "published-3b-sparse"
+    assert r.ratios["block"].energy > 1.0
+    assert r.mapping.cores > 14
 
 
 def test_cli_writes_result_and_breakdown(tmp_path, capsys):
@@ -211,7 +237,7 @@ def test_random_blocks_keep_the_invariants(seed, keep, chip):
                          n_steps=2, sites=specs, extra={"blocks": [0]})
         return Trace(meta, {n: SiteEvents.from_dense(a) for n, a in arrays.items()})
 
-    result = rwkv_token(trace(dense), trace(sparse), ChipSetup(chip))
+    result = rwkv_token(trace(dense), trace(sparse), load_chip(chip)).model_dump()
     per_site = {m: {} for m in ("dense", "sparse")}
     for r in result["breakdown"]:
         if r["category"] != "static":
@@ -221,12 +247,13 @@ def test_random_blocks_keep_the_invariants(seed, keep, chip):
     for mode in ("dense", "sparse"):
         total = sum(r["energy_j"] for r in result["breakdown"] if r["mode"] == mode)
         assert total == pytest.approx(result[mode]["block"]["total"]["energy_j"], rel=1e-12)
-    run, _ = simulate_trace(trace(sparse), ChipSetup(chip), sparse=True)
-    assert run.deliveries_expected == run.deliveries_made
+    run, _ = simulate_trace(trace(sparse), load_chip(chip), sparse=True)
+    expected, made = _delivered(run)
+    assert expected == made
     lanes = run.ledger.by("site", "operation", value="count")
     for suffix in SITE_SUFFIXES:
         ops = site_ops(trace(sparse), f"blocks.0.{suffix}")
-        macs = ops.effective_macs * run.tokens
+        macs = ops.effective_macs * run.report["tokens"]
         # SpiNNaker2: one FP MAC per weight; SENECA: MUL + ADD per weight, over the NPE lanes
         got = (lanes.get((suffix, "fp_mac"), 0) if chip == "spinnaker2"
                else sum(r["count"] for r in run.ledger.rows() if r.get("site") == suffix
@@ -262,3 +289,113 @@ def test_cli_runs_a_user_checkpoint(tmp_path, capsys):
     assert result["provenance"]["trace_kind"] == "real"
     assert "my-rwkv.pth" in result["provenance"]["model"]
     assert result["ratios"]["block"]["energy"] > 1.0
+
+
+# -- the chip on the command line: --chip PATH.yaml, --set, errors ------------------------------
+SMALL = ["rwkv-token", "--model", "169M", "--tokens", "1", "--json"]  # synthetic: fast
+SLOW_NOC = 100_000_000  # Hz; SENECA's NoC runs at the 500 MHz core clock
+
+
+def _run_json(capsys, *extra: str) -> dict:
+    assert main([*SMALL, *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _dynamic(result: dict, mode: str) -> dict[str, float]:
+    return {c: result[mode]["block"][c]["energy_j"] for c in CATEGORIES if c != "static"}
+
+
+def _assert_slower_noc(slow: dict, base: dict) -> None:
+    """A slower NoC delivers the same packets later: the same dynamic energy (per-bit hop
+    energy), more time per token, and so more static energy."""
+    for mode in ("dense", "sparse"):
+        assert _dynamic(slow, mode) == pytest.approx(_dynamic(base, mode), rel=1e-12)
+        assert slow[mode]["block"]["total"]["latency_s"] > base[mode]["block"]["total"][
+            "latency_s"]
+        assert slow[mode]["block"]["static"]["energy_j"] > base[mode]["block"]["static"][
+            "energy_j"]
+    assert slow["breakdown"] != base["breakdown"]
+
+
+def _numbers(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "provenance"}
+
+
+@pytest.fixture(scope="module")
+def shipped_small(tmp_path_factory):
+    """The small synthetic run on the shipped SENECA description."""
+    out = tmp_path_factory.mktemp("shipped")
+    assert main([*SMALL[:-1], "--out", str(out)]) == 0
+    return json.loads((out / "result.json").read_text())
+
+
+def test_cli_reads_a_chip_description_file(tmp_path, capsys, shipped_small):
+    shipped = load_chip("seneca").spec.default_file
+    copy = tmp_path / "same.yaml"
+    copy.write_bytes(shipped.read_bytes())
+    same = _run_json(capsys, "--chip", str(copy))
+    prov = same["provenance"]
+    assert prov["chip"] == "seneca" and prov["chip_file"] == str(copy)
+    assert prov["chip_sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
+    assert prov["chip_sha256"] == shipped_small["provenance"]["chip_sha256"]
+    assert _numbers(same) == _numbers(shipped_small)  # same bytes, same numbers
+
+    raw = yaml.safe_load(shipped.read_text())
+    assert raw["noc"]["clock"]["value"] != SLOW_NOC
+    raw["noc"]["clock"]["value"] = SLOW_NOC
+    path = tmp_path / "slow-noc.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    slow = _run_json(capsys, "--chip", str(path))
+    prov = slow["provenance"]
+    assert prov["chip"] == "seneca" and prov["chip_file"] == str(path)
+    assert prov["chip_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert prov["chip_sha256"] != shipped_small["provenance"]["chip_sha256"]
+    assert prov["chip_overrides"] == []
+    assert prov["clock_hz"] == shipped_small["provenance"]["clock_hz"]  # the core clock
+    _assert_slower_noc(slow, shipped_small)
+
+
+def test_cli_set_changes_the_chip_and_is_recorded(tmp_path, capsys, shipped_small):
+    item = f"noc.clock={SLOW_NOC}"
+    slow = _run_json(capsys, "--set", item)
+    prov = slow["provenance"]
+    assert prov["chip_overrides"] == [item]
+    assert any(item in s for s in prov["cost_sources"])
+    assert "noc.clock" in shipped_small["provenance"]["assumed_parameters"]
+    assert "noc.clock" not in prov["assumed_parameters"]
+    # the overrides are recorded next to the unchanged file they apply to
+    assert prov["chip_file"] == shipped_small["provenance"]["chip_file"]
+    assert prov["chip_sha256"] == shipped_small["provenance"]["chip_sha256"]
+    _assert_slower_noc(slow, shipped_small)
+    # the same change made in a file gives the same numbers
+    raw = yaml.safe_load(load_chip("seneca").spec.default_file.read_text())
+    raw["noc"]["clock"]["value"] = SLOW_NOC
+    path = tmp_path / "slow-noc.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert _numbers(_run_json(capsys, "--chip", str(path))) == _numbers(slow)
+
+
+@pytest.mark.parametrize(("item", "field"), [
+    ("nosuch.field=1", "'nosuch'"),
+    ("noc.nosuch=1", "'noc.nosuch'"),
+    ("noc.clock=fast", "noc.clock"),
+])
+def test_cli_rejects_a_bad_set(capsys, item, field):
+    assert main([*SMALL, "--set", item]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("nmsim rwkv-token: error:")
+    assert field in captured.err
+
+
+def test_cli_rejects_a_chip_file_of_unknown_kind(tmp_path, capsys):
+    raw = yaml.safe_load(load_chip("seneca").spec.default_file.read_text())
+    raw["kind"] = "nosuchchip"
+    path = tmp_path / "mystery.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert main([*SMALL, "--chip", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "'kind'" in err and "nosuchchip" in err
+    missing = tmp_path / "missing.yaml"
+    assert main([*SMALL, "--chip", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err

@@ -41,7 +41,7 @@ def test_instantiates_from_its_yaml():
     cost = SenecaCost(cfg)
     assert cost.clock_hz == 500_000_000 and cost.lanes == 8
     assert cost.options == SenecaOptions()  # bf16, 1 word per access, registers
-    system = build_seneca(3, lambda core, item: None, cfg)
+    system = build_seneca(3, lambda core, item: None, cost)
     assert [c.name for c in system.cores] == ["core0", "core1", "core2"]
     assert system.cores[0].sram.config.total_bytes == 8 * 32768
 
@@ -215,15 +215,15 @@ def test_capacity_and_static_power():
 def test_memory_overflow_names_the_bytes_missing():
     system = build_seneca(1, lambda core, item: None)
     with pytest.raises(CoreMemoryError, match="1952 B missing") as err:
-        system.load(0, {"weights": 260_000})  # 258048 B free after the 4096 B reserve
+        system.load(0, 0, {"weights": 260_000})  # 258048 B free after the 4096 B reserve
     assert err.value.missing == 1952
-    system.load(0, {"weights": 200_000})
-    with pytest.raises(CoreMemoryError, match="1952 B missing"):
-        system.load(0, {"states": 60_000})
-    fit = system.load(0, {"states": 58_048})
+    check = system.load(0, 0, {"weights": 200_000, "states": 60_000}, check_only=True)
+    assert check.missing == 1952 and not system.cores[0].sram.allocations
+    fit = system.load(0, 0, {"weights": 200_000, "states": 58_048})
     assert fit.fits and system.cores[0].sram.free_bytes == 0
-    with pytest.raises(CoreMemoryError, match="program"):
-        build_seneca(1, lambda core, item: None).load(0, {}, program_bytes=40_000)
+    assert fit.data == {"reserved": 4096, "weights": 200_000, "states": 58_048}
+    with pytest.raises(CoreMemoryError, match="program"):  # 32 kB instruction memory
+        build_seneca(1, lambda core, item: None).load(0, 40_000, {})
 
 
 def test_mesh_shape_and_multicast_trains(tmp_path):
@@ -236,10 +236,11 @@ def test_mesh_shape_and_multicast_trains(tmp_path):
     fixed = load_seneca(_write(tmp_path, raw))
     assert mesh_shape(fixed, 3) == (2, 2)
     with pytest.raises(ValueError, match="do not fit"):
-        build_seneca(5, lambda core, item: None, fixed)
+        build_seneca(5, lambda core, item: None, SenecaCost(fixed))
 
     got = []
-    system = build_seneca(4, lambda core, item: got.append((core.name, item.count)), fixed)
+    system = build_seneca(4, lambda core, item: got.append((core.name, item.count)),
+                          SenecaCost(fixed))
     system.send(0, [1, 2, 3], payload_bits=16, count=2)
     system.engine.run()
     assert sorted(got) == [("core1", 2), ("core2", 2), ("core3", 2)]

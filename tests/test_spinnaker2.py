@@ -12,7 +12,7 @@ import yaml
 from calibration.schema import ASSUMPTION, CalibrationError, assumptions, cited_values
 from calibration.spinnaker2 import DEFAULT_PATH, FIT_PREFIX, load_spinnaker2
 from simulator.chips.memory import CoreMemoryError
-from simulator.chips.spinnaker2 import PeMemoryError, Spinnaker2Cost, build_spinnaker2
+from simulator.chips.spinnaker2 import Spinnaker2Cost, build_spinnaker2
 from simulator.ledger import Category
 
 # 0.5 V: pe_cycle_energy 7.7917 pJ/cycle (every class relative_energy 1), SRAM read 2.25 pJ,
@@ -29,8 +29,8 @@ def test_instantiates_from_its_yaml():
     cfg = load_spinnaker2()
     cost = Spinnaker2Cost(cfg)
     assert cost.clock_hz == 150_000_000
-    system = build_spinnaker2(5, lambda core, item: None, config=cfg)
-    assert system.cores is system.pes and len(system.cores) == 5
+    system = build_spinnaker2(5, lambda core, item: None, cost)
+    assert len(system.cores) == 5 and system.cores[4].name == "pe4"
     assert system.cores[0].sram.config.total_bytes == 4 * 32768
 
 
@@ -77,7 +77,7 @@ def test_one_event_into_16_weights_matches_the_hand_calculation():
         yield cost.column(16).apply(core)
 
     system = build_spinnaker2(1, handler)
-    system.pes[0].inbox.put("event")
+    system.cores[0].inbox.put("event")
     end = system.engine.run()
 
     # receive_event: isr_entry 12 + isr_exit 10 + 2 loads x 2 + 3 int_alu x 1 + branch 2
@@ -104,13 +104,15 @@ def test_one_event_into_16_weights_matches_the_hand_calculation():
 
 def test_memory_overflow_names_the_bytes_missing():
     system = build_spinnaker2(1, lambda core, item: None)
-    # 96 kB data; program 17900 B fits the 32 kB program bank
-    with pytest.raises(PeMemoryError, match="1696 B missing") as err:
-        system.load(0, program_bytes=17_900, data={"weights": 100_000})
-    assert err.value.missing == 1696
-    assert isinstance(err.value, CoreMemoryError)
-    fit = system.load(0, program_bytes=17_900, data={"weights": 90_000, "state": 1})
-    assert fit.fits and fit.data == {"weights": 90_000, "state": 4}  # whole 32-bit words
+    # 96 kB = 98304 B data, of which 5000 B stack/debug (Table I) are kept back: 100000 B of
+    # weights miss 5000 + 100000 - 98304 = 6696 B; program 17900 B fits the 32 kB program bank
+    with pytest.raises(CoreMemoryError, match="6696 B missing") as err:
+        system.load(0, 17_900, {"weights": 100_000})
+    assert err.value.missing == 6696
+    check = system.load(0, 17_900, {"weights": 100_000}, check_only=True)
+    assert not check.fits and check.missing == 6696 and not system.cores[0].sram.allocations
+    fit = system.load(0, 17_900, {"weights": 90_000, "state": 1})
+    assert fit.fits and fit.data == {"stack_debug": 5000, "weights": 90_000, "state": 4}
 
 
 def test_accelerators_lower_the_cost_in_the_documented_direction():

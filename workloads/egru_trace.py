@@ -17,6 +17,10 @@ for layers ``l = 0 .. L-1`` with input size ``I_l`` and ``H_l`` units:
 Hence ``layer{l}.R`` at ``t + 1`` equals ``layer{l+1}.W`` at ``t``: both are ``y_t`` of
 layer ``l``. Real traces run the model token by token, as a chip does; synthetic traces draw
 pruned random weights and events with exact counts (see :func:`synthetic_egru_trace`).
+
+Only real inference needs torch: :func:`egru_trace_from_model` and :func:`real_egru_trace`
+import it (and ``models.egru``) when they run, so the layout, synthetic traces and summaries
+work without it.
 """
 
 from __future__ import annotations
@@ -24,28 +28,25 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
-from torch import Tensor
 from tqdm import tqdm
 
 from models.csr import to_csr
-from models.egru import (
-    EGRULM,
-    TINY_METRICS,
-    EGRUConfig,
-    artifact_path,
-    encode_chars,
-    load_egru,
-    load_tiny_egru,
-)
+from models.egru_config import EGRUConfig
+from models.shipped import EGRU_TINY_METRICS, artifact_path
 from models.text import load_corpus, split_corpus
 from workloads.opcounts import ProductRule, SiteOps, product_rule, trace_ops
 from workloads.trace import SiteEvents, SiteSpec, Trace, TraceMeta
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from models.egru import EGRULM
 
 #: (embedding, layer sizes...) of the SpiNNaker2 language model (Nazeer et al., AICAS 2024).
 PAPER_SIZES: tuple[int, ...] = (750, 1350, 1350, 750)
@@ -112,11 +113,10 @@ def measured_activity(trace: Trace) -> dict[str, float]:
 # -- real inference -----------------------------------------------------------------------------
 def _nonzero(x: Tensor) -> tuple[np.ndarray, np.ndarray]:
     flat = x.reshape(-1)
-    idx = torch.nonzero(flat).flatten()
+    idx = flat.nonzero().flatten()
     return idx.numpy().astype(np.int32), flat[idx].numpy().astype(np.float32)
 
 
-@torch.no_grad()
 def egru_trace_from_model(
     model: EGRULM,
     tokens: Sequence[int] | Tensor,
@@ -129,9 +129,11 @@ def egru_trace_from_model(
     (as the chip runs it): per step and layer, the non-zero entries of ``x_t`` and ``y_{t-1}``
     that W and R multiply, and the CSR structure and values of every W and R. The model runs
     in eval mode and is put back in its former mode afterwards."""
+    import torch  # a model to run: torch is loaded already
+
     was_training = model.training
     model.eval()
-    tokens = [int(t) for t in (tokens.tolist() if isinstance(tokens, Tensor) else tokens)]
+    tokens = [int(t) for t in (tokens.tolist() if isinstance(tokens, torch.Tensor) else tokens)]
     if not tokens:
         raise ValueError("need at least one token")
     vocab = model.cfg.vocab_size
@@ -143,13 +145,14 @@ def egru_trace_from_model(
     steps: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {s.name: [] for s in specs}
     n_layers = len(model.layers)
     state = [layer.initial_state(1) for layer in model.layers]
-    for tok in tqdm(tokens, desc="trace", unit="step", disable=not progress):
-        x = model.embedding(torch.tensor([[tok]]))  # (1, 1, E)
-        steps["layer0.W"].append(_nonzero(x))
-        for i, layer in enumerate(model.layers):
-            steps[f"layer{i}.R"].append(_nonzero(state[i].y))  # y_{t-1}: what R multiplies
-            x, _, state[i] = layer(x, state[i])
-            steps[output_site(i, n_layers)].append(_nonzero(x))
+    with torch.no_grad():
+        for tok in tqdm(tokens, desc="trace", unit="step", disable=not progress):
+            x = model.embedding(torch.tensor([[tok]]))  # (1, 1, E)
+            steps["layer0.W"].append(_nonzero(x))
+            for i, layer in enumerate(model.layers):
+                steps[f"layer{i}.R"].append(_nonzero(state[i].y))  # y_{t-1}: what R multiplies
+                x, _, state[i] = layer(x, state[i])
+                steps[output_site(i, n_layers)].append(_nonzero(x))
     model.train(was_training)
     nnz = sum(m.nnz for m in matrices.values())
     weights = sum(m.shape[0] * m.shape[1] for m in matrices.values())
@@ -184,6 +187,8 @@ def real_egru_trace(
     """Real trace of a character-level EGRU LM reading ``text`` (default: the held-out last
     10% of the shipped corpus, from its start). ``checkpoint``: None for the shipped tiny
     model, or a path written by :func:`models.egru.save_egru` that carries its vocabulary."""
+    from models.egru import encode_chars, load_egru, load_tiny_egru  # torch: a model runs
+
     if n_steps < 1:
         raise ValueError("n_steps must be >= 1")
     if checkpoint is None:
@@ -213,7 +218,7 @@ def real_egru_trace(
 
 # -- synthetic ----------------------------------------------------------------------------------
 def _tiny_measured() -> list[float]:
-    doc = json.loads(artifact_path(TINY_METRICS).read_text("utf-8"))
+    doc = json.loads(artifact_path(EGRU_TINY_METRICS).read_text("utf-8"))
     act = doc["eval"]["activity"]
     return [float(act[f"layer{i}"]) for i in range(len(act))]
 

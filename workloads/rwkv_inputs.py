@@ -8,6 +8,8 @@
 - a ``.pth`` path: real inference of the user's RWKV-4, with a thresholds file and tokenizer;
 - trace files: a sparse trace and, optionally, its dense counterpart; without one the dense run
   takes every input as non-zero.
+
+Only real inference needs torch: it is imported when a model runs, not with this module.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.rwkv import TINY_THRESHOLDS, artifact_path, load_tokenizer
+from models.shipped import RWKV_TINY_THRESHOLDS, artifact_path
 from models.text import load_corpus, split_corpus
 from workloads.rwkv_synthetic import RWKV4_SIZES, synthetic_rwkv_trace
-from workloads.rwkv_trace import rwkv_trace_from_model
 from workloads.trace import SiteEvents, Trace, TraceMeta
 
 DEFAULT_SIZE = "3B"
@@ -57,7 +58,7 @@ def load_traces(
     blocks = [DEFAULT_REAL_BLOCK if block is None else block]
     text = Path(text_file).read_text("utf-8") if text_file else None
     if model == "tiny":
-        checkpoint, th = None, artifact_path(TINY_THRESHOLDS)
+        checkpoint, th = None, artifact_path(RWKV_TINY_THRESHOLDS)
     else:
         if not Path(model).is_file():
             raise ValueError(f"--model {model!r}: not 'tiny', a size ({', '.join(RWKV4_SIZES)}) "
@@ -68,10 +69,23 @@ def load_traces(
         checkpoint, th = model, thresholds
         if text is None:  # the shipped public-domain text, its held-out part
             text = split_corpus(load_corpus())[1]
+    return _real_traces(checkpoint, th, text=text, tokenizer=tokenizer, n_tokens=n,
+                        blocks=blocks)
+
+
+def _real_traces(
+    checkpoint: str | None, thresholds: str | Path, *, text: str | None,
+    tokenizer: str | None, n_tokens: int, blocks: list[int],
+) -> tuple[Trace, Trace]:
+    """``(dense, sparse)`` traces of real inference (the shipped tiny model for ``None``)."""
+    from models.rwkv import load_tokenizer  # the one torch user here: imported when it runs
+    from workloads.rwkv_trace import rwkv_trace_from_model
+
     tok = load_tokenizer(tokenizer) if tokenizer else None
-    common = dict(text=text, tokenizer=tok, n_tokens=n, skip=WARMUP_TOKENS, blocks=blocks)
+    common = dict(text=text, tokenizer=tok, n_tokens=n_tokens, skip=WARMUP_TOKENS,
+                  blocks=blocks)
     return (rwkv_trace_from_model(checkpoint, **common),
-            rwkv_trace_from_model(checkpoint, thresholds=th, **common))
+            rwkv_trace_from_model(checkpoint, thresholds=thresholds, **common))
 
 
 def every_input_nonzero(trace: Trace) -> Trace:

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtri
 
-from models.rwkv import RWKVConfig
+from models.rwkv_config import RWKVConfig
 from models.rwkv_sites import SITE_SUFFIXES
-from workloads.rwkv_trace import rwkv_site_specs
+from workloads.rwkv_sites import rwkv_site_specs
 from workloads.trace import SiteEvents, Trace, TraceMeta
 
 #: Published RWKV-4 sizes (Peng et al. 2023; vocabulary 50277, FFN = 4C).
@@ -82,7 +82,7 @@ def check_profile(profile: Mapping[str, float]) -> dict[str, float]:
 
 
 def save_profile(path: str | Path, name: str, profile: Mapping[str, float], source: str) -> Path:
-    """Write a measured profile (e.g. :func:`workloads.rwkv_trace.measured_profile`) as JSON."""
+    """Write a measured profile (e.g. :func:`workloads.rwkv_summary.measured_profile`) as JSON."""
     path = Path(path)
     doc = {"format": PROFILE_FORMAT, "name": name, "source": source,
            "sparsity": check_profile(profile)}

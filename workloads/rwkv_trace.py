@@ -1,15 +1,16 @@
 """Event-stream traces of real RWKV-4 inference (dense or HardShrink-sparsified).
 
 Tokens run one at a time through the model in RNN mode (as a chip runs them); at every linear
-layer's input ("site", see ``models.rwkv_sites.SITE_SUFFIXES``) the non-zero entries after the
-threshold are recorded, per token, with the layer's shape. Site names ``blocks.{i}.att.key`` etc.;
-group ``time_mix`` (att) or ``channel_mix`` (ffn); ``size`` = input features, ``out_features`` =
-output features; RWKV weights are dense (``weight_density = 1``, no matrix stored).
+layer's input ("site", see ``workloads.rwkv_sites``) the non-zero entries after the threshold are
+recorded, per token, with the layer's shape.
+
+This is the module that needs torch. What needs none lives apart and is re-exported here:
+the sites (``workloads.rwkv_sites``) and what a trace says (``workloads.rwkv_summary``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,30 +18,16 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from models.rwkv import (
-    RWKV4,
-    RWKVConfig,
-    load_rwkv4,
-    load_tiny_rwkv,
-)
-from models.rwkv_sites import SITE_SUFFIXES, site_names, site_suffix
+from models.rwkv import RWKV4, load_rwkv4, load_tiny_rwkv
+from models.rwkv_sites import site_names
 from models.sparsify import Thresholds, ThresholdsFile, load_thresholds
 from models.text import load_corpus, split_corpus
-from workloads.opcounts import mac_weighted_sparsity, trace_ops
-from workloads.trace import SiteEvents, SiteSpec, Trace, TraceMeta
+from workloads.rwkv_sites import GROUPS, rwkv_site_specs
+from workloads.rwkv_summary import measured_profile, profile_table, summarize
+from workloads.trace import SiteEvents, Trace, TraceMeta
 
-GROUPS = {"att": "time_mix", "ffn": "channel_mix"}
-
-
-def rwkv_site_specs(cfg: RWKVConfig, blocks: Sequence[int]) -> list[SiteSpec]:
-    """Static description of the seven sites of each listed block."""
-    specs = []
-    for b in blocks:
-        for suffix in SITE_SUFFIXES:
-            size, out = cfg.site_shape(suffix)
-            specs.append(SiteSpec(name=f"blocks.{b}.{suffix}", group=GROUPS[suffix[:3]],
-                                  size=size, out_features=out, weight_density=1.0))
-    return specs
+__all__ = ["GROUPS", "measured_profile", "profile_table", "rwkv_site_specs",
+           "rwkv_trace_from_model", "summarize"]
 
 
 class _Recorder:
@@ -154,40 +141,3 @@ def rwkv_trace_from_model(
     )
     events = {n: SiteEvents.from_steps(steps) for n, steps in rec.steps.items()}
     return Trace(meta=meta, events=events)
-
-
-def measured_profile(trace: Trace) -> dict[str, float]:
-    """Activation sparsity per site suffix, averaged over the trace's blocks and tokens (the
-    input of :func:`workloads.rwkv_synthetic.synthetic_rwkv_trace`)."""
-    acc: dict[str, list[float]] = {}
-    for s in trace.sites:
-        n = trace.events[s.name].counts().sum()
-        acc.setdefault(site_suffix(s.name), []).append(1.0 - n / (trace.meta.n_steps * s.size))
-    return {k: float(np.mean(acc[k])) for k in SITE_SUFFIXES if k in acc}
-
-
-def profile_table(profiles: Mapping[str, Mapping[str, float]]) -> str:
-    """Plain-text table of per-site sparsity (%) for one or more named profiles."""
-    names = list(profiles)
-    lines = [f"{'site':16s}" + "".join(f"{n:>22s}" for n in names)]
-    for s in SITE_SUFFIXES:
-        lines.append(f"{s:16s}" + "".join(f"{100 * profiles[n].get(s, 0.0):21.1f}%"
-                                          for n in names))
-    return "\n".join(lines)
-
-
-def summarize(trace: Trace) -> str:
-    """Provenance label, per-site sparsity and NeuroBench-style op counts per token, split into
-    Time-Mix and Channel-Mix (what `nmsim trace rwkv` prints)."""
-    ops = trace_ops(trace)
-    lines = [trace.label, f"{trace.meta.n_steps} tokens, {len(trace.sites)} sites"]
-    lines.append(profile_table({"activation sparsity": measured_profile(trace)}))
-    for group in ("time_mix", "channel_mix", None):
-        sel = [o for o in ops if group is None or o.group == group]
-        dense = sum(o.dense_macs for o in sel)
-        eff = sum(o.effective_macs for o in sel)
-        lines.append(
-            f"{group or 'total':12s} dense MACs/token {dense:14,.0f}  effective MACs/token "
-            f"{eff:14,.0f}  MAC-weighted sparsity {100 * mac_weighted_sparsity(sel):5.1f}%"
-        )
-    return "\n".join(lines)

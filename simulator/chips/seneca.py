@@ -30,10 +30,11 @@ int4 adds the unpacking), and with ``accumulators="memory"`` an MLD + MST of the
 word. See ``docs/hardware.md`` for pJ and cycles per MAC of every option.
 
 **Memory.** The data memory is an :class:`~simulator.components.Sram` of ``data_memory.blocks``
-banks of 32 kB; :meth:`SenecaSystem.load` allocates regions in it (after the runtime reserve)
-and raises :class:`~simulator.chips.memory.CoreMemoryError` naming the bytes missing. Core
-leakage is derived from the memories: SRAM bits x 10 pW/bit (data memory on the ``Sram``,
-instruction memory on the core) plus NPE register-file bits x 600 pW/bit.
+banks of 32 kB; ``MeshSystem.load`` (``simulator/chips/mesh.py``) allocates regions in it
+(after the runtime reserve) and raises :class:`~simulator.chips.memory.CoreMemoryError` naming
+the bytes missing. Core leakage is derived from the memories: SRAM bits x 10 pW/bit (data
+memory on the ``Sram``, instruction memory on the core) plus NPE register-file bits x 600
+pW/bit.
 
 **Chip.** Cores sit on a 2-D mesh NoC (``noc.mesh_columns`` x ``noc.mesh_rows``, or the smallest
 near-square mesh holding them), row by row, with dimension-order (XY) routing. Hop energy is
@@ -41,12 +42,14 @@ Table 8's 2 pJ per 32-bit event, per hop and per bit.
 
 **Builder.** ::
 
-    system = build_seneca(n_cores, handler)
+    system = build_seneca(n_cores, handler)          # a MeshSystem (simulator/chips/mesh.py)
     system.engine                    # Engine at the core clock (time unit: one core cycle)
     system.cores[i]                  # Core "core{i}" with .sram (data memory) and .noc
     system.cost                      # SenecaCost: Work of one action on one core
     system.send(i, [j, k], payload_bits=16, data=...)   # unicast/multicast on the mesh
-    system.load(i, {"weights": ...})                    # memory check + allocation
+    system.load(i, 0, {"weights": ...})                 # memory check + allocation
+
+Input from outside the chip (no DRAM is modelled) enters the mesh at ``noc.host_port``.
 """
 
 from __future__ import annotations
@@ -58,17 +61,21 @@ from typing import Any
 
 import numpy as np
 
-from calibration.seneca import ELEMENTWISE_OPS, SenecaConfig, SenecaOptions, load_seneca
-from simulator.chips.memory import CoreMemoryError, MemoryFit, fit_regions
+from calibration.seneca import (
+    DEFAULT_PATH,
+    ELEMENTWISE_OPS,
+    SenecaConfig,
+    SenecaOptions,
+    load_seneca,
+)
+from simulator.chips.mesh import MeshSystem, build_mesh, near_square
+from simulator.chips.registry import ChipSpec
 from simulator.chips.work import Charge, Work
-from simulator.components import Core, CoreConfig, Noc, NocConfig, Sram, SramConfig, mesh_graph
+from simulator.components import CoreConfig, NocConfig, SramConfig
 from simulator.components.core import Handler
-from simulator.engine import Engine
-from simulator.ledger import Category, Tags
+from simulator.ledger import Category
 from simulator.timeline import Timeline
 
-#: name of the data-memory region :meth:`SenecaSystem.load` keeps back for the runtime
-RESERVED_REGION = "reserved"
 _BITS_PER_BYTE = 8
 _EPS = 1e-9  # float slack before rounding cycles up
 
@@ -108,6 +115,7 @@ class SenecaCost:
         opt = self.options
         fmt = cfg.precisions[opt.precision]
         self.word_bits = int(cfg.npe.word_bits.value)
+        self.value_bits = self.word_bits  # one BF16 activation per NPE word
         self.weights_per_word = self.word_bits // int(fmt.weight_bits.value)
         words = opt.weight_words_per_access
         self.weight_load = "mld" if words == 1 else f"mld_x{words}"
@@ -240,6 +248,16 @@ class SenecaCost:
         dm = self.config.data_memory
         return dm.total_bytes - int(dm.reserved_bytes.value)
 
+    def csr_bytes(self, nnz: int, offsets: int) -> int:
+        """A CSR matrix in data memory: packed weight values, one NPE word per index and per
+        column offset (``offsets`` + 1 of them)."""
+        word = self.word_bits // _BITS_PER_BYTE
+        return self.weight_bytes(nnz) + word * (int(nnz) + int(offsets) + 1)
+
+    def program_bytes(self, workload: str) -> int:
+        """No SENECA program size is published: 0 (the instruction memory is not checked)."""
+        return 0
+
     def static_power_w(self) -> float:
         return data_memory_static_power(self.config) + core_static_power(self.config)
 
@@ -268,7 +286,7 @@ def core_static_power(cfg: SenecaConfig) -> float:
     return imem + rf + cfg.core.other_static_power.value
 
 
-# -- topology -----------------------------------------------------------------------------------
+# -- topology and system ------------------------------------------------------------------
 def mesh_shape(cfg: SenecaConfig, n_cores: int) -> tuple[int, int]:
     """(columns, rows) of the NoC mesh: the configured one, or the smallest near-square mesh
     that holds ``n_cores`` (columns = ceil(sqrt(n)))."""
@@ -278,76 +296,21 @@ def mesh_shape(cfg: SenecaConfig, n_cores: int) -> tuple[int, int]:
         if cols * rows < n_cores:
             raise ValueError(f"{n_cores} cores do not fit the configured {cols} x {rows} mesh")
         return cols, rows
-    n = max(1, n_cores)
-    cols = math.ceil(math.sqrt(n))
-    return cols, math.ceil(n / cols)
-
-
-def core_name(i: int) -> str:
-    return f"core{i}"
-
-
-# -- system -------------------------------------------------------------------------------------
-@dataclass
-class SenecaSystem:
-    """SENECA cores on one mesh NoC; see the module docstring."""
-
-    engine: Engine
-    config: SenecaConfig
-    cost: SenecaCost
-    cores: list[Core]
-    noc: Noc
-
-    def send(
-        self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None, tags: Tags = (),
-        count: int = 1,
-    ) -> None:
-        """Unicast or multicast from core ``src`` to cores ``dsts`` (``count`` > 1: a train of
-        packets, see ``Noc.send``)."""
-        self.noc.send(core_name(src), [core_name(d) for d in dsts], payload_bits, data, tags,
-                      count)
-
-    def load(self, core: int, data: Mapping[str, int], program_bytes: int = 0) -> MemoryFit:
-        """Check and allocate core ``core``'s data regions (after the runtime reserve, which
-        the first call allocates) and check its program against the instruction memory."""
-        sram = self.cores[core].sram
-        reserve = sram.config.total_bytes - self.cost.weight_capacity_bytes()
-        if RESERVED_REGION not in sram.allocations and reserve:
-            sram.allocate(RESERVED_REGION, reserve)
-        cfg = self.config
-        fit = fit_regions(core_name(core), program_bytes, cfg.instruction_memory.total_bytes,
-                          data, sram.free_bytes, int(cfg.data_memory.word_bytes.value))
-        if not fit.fits:
-            raise CoreMemoryError(fit)
-        for region, nbytes in fit.data.items():
-            sram.allocate(region, nbytes)
-        return fit
+    return near_square(n_cores)
 
 
 def build_seneca(
     n_cores: int,
     handler: Handler | Sequence[Handler],
-    config: SenecaConfig | None = None,
-    *,
-    seed: int = 0,
-    timeline: Timeline | None = None,
     cost: SenecaCost | None = None,
+    *,
+    timeline: Timeline | None = None,
     record_deliveries: bool = False,
-) -> SenecaSystem:
-    """``n_cores`` SENECA cores on a mesh NoC in a fresh :class:`Engine`.
-
-    ``cost`` overrides the default cost model (e.g. with other :class:`SenecaOptions`); its
-    table is used when ``config`` is not given."""
-    if n_cores < 0:
-        raise ValueError(f"n_cores must be >= 0, got {n_cores}")
-    cfg = config or (cost.config if cost is not None else load_seneca())
-    cost = cost or SenecaCost(cfg)
-    handlers = list(handler) if isinstance(handler, Sequence) else [handler] * n_cores
-    if len(handlers) != n_cores:
-        raise ValueError(f"{len(handlers)} handlers for {n_cores} cores")
-    engine = Engine(cost.clock_hz, seed=seed, timeline=timeline)
-    cols, rows = mesh_shape(cfg, n_cores)
-    noc = Noc(engine, "noc", _noc_config(cfg), mesh_graph(cols, rows), record_deliveries)
+) -> MeshSystem:
+    """``n_cores`` SENECA cores on a mesh NoC in a fresh :class:`Engine` (the cost model's
+    table gives every number; default: the shipped table with default options)."""
+    cost = cost or SenecaCost()
+    cfg = cost.config
     dm, tech = cfg.data_memory, cfg.sram
     word_bits = int(dm.word_bytes.value) * _BITS_PER_BYTE
     sram_cfg = SramConfig(
@@ -357,13 +320,14 @@ def build_seneca(
         write_energy_pj=tech.write_energy_per_bit.value * word_bits,
         static_power_w=data_memory_static_power(cfg),
     )
-    core_cfg = CoreConfig(static_power_w=core_static_power(cfg))
-    cores = []
-    for i in range(n_cores):
-        name = core_name(i)
-        sram = Sram(engine, f"{name}.data_mem", sram_cfg)
-        cores.append(Core(engine, name, core_cfg, handlers[i], noc, (i % cols, i // cols), sram))
-    return SenecaSystem(engine, cfg, cost, cores, noc)
+    return build_mesh(
+        n_cores, handler, cost, noc=_noc_config(cfg), mesh=mesh_shape(cfg, n_cores),
+        host_node=tuple(int(v) for v in cfg.noc.host_port), sram=sram_cfg,
+        core=CoreConfig(static_power_w=core_static_power(cfg)),
+        program_capacity=cfg.instruction_memory.total_bytes,
+        reserve_bytes=int(dm.reserved_bytes.value), timeline=timeline,
+        record_deliveries=record_deliveries,
+    )
 
 
 def _noc_config(cfg: SenecaConfig) -> NocConfig:
@@ -375,3 +339,15 @@ def _noc_config(cfg: SenecaConfig) -> NocConfig:
         inject_energy_pj=n.inject_energy.value, hop_energy_pj=n.hop_energy.value,
         hop_energy_per_bit_pj=n.hop_energy_per_bit.value,
     )
+
+
+CHIP = ChipSpec(
+    name="seneca",
+    config_schema=SenecaConfig,
+    options_schema=SenecaOptions,
+    default_file=DEFAULT_PATH,
+    cost=lambda config, options: SenecaCost(config, options),
+    build=build_seneca,
+    reference_modules=("simulator.chips.seneca_references",),
+    summary="imec SENECA: RISC-V controller, loop buffer, 8 NPEs, banked data memory, mesh NoC",
+)

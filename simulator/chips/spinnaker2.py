@@ -13,9 +13,9 @@ draws ``pe_sleep_power`` (its static power, charged over all simulated time); bu
 their dynamic energy.
 
 **Memory.** 128 kB in 4 banks of 32 kB; ``program_banks`` (default 1) hold code, the rest is
-data (96 kB). :func:`memory_fit` checks program, stack/debug, weights and variables against
-that split; :meth:`Spinnaker2System.load` also allocates them in the PE's ``Sram`` and raises
-:class:`PeMemoryError` naming the bytes missing.
+data (96 kB). A PE holds its program, the stack/debug area, weights and variables against
+that split (the stack/debug area kept back); :meth:`Spinnaker2System.load` checks and
+allocates them in the PE's ``Sram`` and raises ``CoreMemoryError`` naming the bytes missing.
 
 **Chip.** 152 PEs = 38 QPEs of 4 on the QPE sites of SpiNNMachine's ``QUAD_MAP`` (7 x 6 sites
 minus the four taken by the event router and periphery). The data NoC is that irregular mesh;
@@ -33,12 +33,12 @@ multicast again on each destination chip. :meth:`Spinnaker2System.send` hides th
 
 **Builder.** ::
 
-    system = build_spinnaker2(n_pes, handler, level="0.5V")
+    system = build_spinnaker2(n_pes, handler, Spinnaker2Cost(level="0.8V"))
     system.engine            # Engine at the PE clock of the level (time unit: one PE cycle)
-    system.pes[i]            # Core "pe{i}" with .sram, .dma, .noc (its chip's NoC)
+    system.cores[i]          # Core "pe{i}" with .sram, .dma, .noc (its chip's NoC)
     system.cost              # Spinnaker2Cost: Work of one action on one PE
     system.send(i, [j, k], payload_bits=32, data=...)   # unicast/multicast, across chips too
-    system.load(i, program_bytes=..., data={"weights": ...})  # memory check + allocation
+    system.load(i, program_bytes, {"weights": ...})     # memory check + allocation
 
 ``handler(core, item)`` is the program of every PE (or pass one handler per PE); packets and
 DMA completions reach it through the core's inbox, i.e. as interrupts.
@@ -53,9 +53,12 @@ from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
-from calibration.spinnaker2 import Spinnaker2Config, load_spinnaker2
+from calibration.spinnaker2 import DEFAULT_PATH, Spinnaker2Config, load_spinnaker2
+from models.csr import csr_footprint_bytes
 from simulator.chips.memory import CoreMemoryError, MemoryFit, fit_regions
+from simulator.chips.registry import ChipSpec
 from simulator.chips.work import Charge, Work
 from simulator.components import (
     Component,
@@ -93,6 +96,18 @@ class _Class:
     category: Category
 
 
+class Spinnaker2Options(BaseModel):
+    """Choices that are not hardware facts: the operating point (DVFS level of the table),
+    the weight precision, and which accelerators the software uses."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: str = DEFAULT_LEVEL
+    precision: Literal["fp32", "int8"] = "fp32"
+    use_mla: bool = False
+    use_exp_accelerator: bool = True
+
+
 class Spinnaker2Cost:
     """Work of one action on one SpiNNaker2 PE (implements ``CoreCostModel``)."""
 
@@ -114,6 +129,7 @@ class Spinnaker2Cost:
         op = cfg.level(level)
         self.op = op
         self.clock_hz = int(op.clock.value)
+        self.value_bits = 8 * int(cfg.software.float_bytes.value)  # one float32 activation
         e_cycle = op.pe_cycle_energy.value
         self._classes = {
             name: _Class(ic.cycles.value, ic.relative_energy.value * e_cycle,
@@ -217,7 +233,18 @@ class Spinnaker2Cost:
 
     def weight_capacity_bytes(self) -> int:
         """Data memory minus the stack/debug reserve."""
-        return data_capacity(self.config) - int(self.config.software.egru_debug_stack_bytes.value)
+        return data_capacity(self.config) - reserve_bytes(self.config)
+
+    def csr_bytes(self, nnz: int, offsets: int) -> int:
+        """A CSR matrix in 32-bit words, as the paper stores it: float values, 32-bit indices
+        and ``offsets`` + 1 offsets."""
+        word = int(self.config.sram.word_bytes.value)
+        return csr_footprint_bytes(int(nnz), int(offsets), self.weight_bytes(1), word, word)
+
+    def program_bytes(self, workload: str) -> int:
+        """The published program size for ``workload`` (the EGRU LM's, Nazeer et al. 2024
+        Table I); other workloads' are not published: 0."""
+        return int(self.config.software.egru_program_bytes.value) if workload == "egru" else 0
 
     def static_power_w(self) -> float:
         return self.op.pe_sleep_power.value
@@ -255,16 +282,13 @@ def data_capacity(cfg: Spinnaker2Config) -> int:
     return int((cfg.sram.banks.value - cfg.sram.program_banks.value) * cfg.sram.bank_bytes.value)
 
 
-#: a PE's program or data does not fit its SRAM (the shared error of every chip model)
-PeMemoryError = CoreMemoryError
+def reserve_bytes(cfg: Spinnaker2Config) -> int:
+    """Data memory every PE keeps back for stack and debug (Table I of the EGRU LM paper)."""
+    return int(cfg.software.egru_debug_stack_bytes.value)
 
 
-def memory_fit(
-    cfg: Spinnaker2Config, program_bytes: int, data: Mapping[str, int], pe: str = "pe"
-) -> MemoryFit:
-    """Check one PE's program and data regions against the program/data split of its SRAM."""
-    return fit_regions(pe, program_bytes, program_capacity(cfg), data, data_capacity(cfg),
-                       int(cfg.sram.word_bytes.value))
+#: region of a PE's data memory kept back for stack and debug
+RESERVED_REGION = "stack_debug"
 
 
 # -- topology -----------------------------------------------------------------------------------
@@ -312,21 +336,23 @@ class _Relay:
 
 @dataclass
 class Spinnaker2System:
-    """PEs on one or more chips; see the module docstring."""
+    """PEs on one or more chips (implements :class:`~simulator.chips.system.System`)."""
 
     engine: Engine
     config: Spinnaker2Config
-    level: str
     cost: Spinnaker2Cost
-    pes: list[Core] = field(default_factory=list)
+    cores: list[Core] = field(default_factory=list)
     nocs: list[Noc] = field(default_factory=list)
     drams: list[Dram] = field(default_factory=list)
     board: Noc | None = None
 
     @property
-    def cores(self) -> list[Core]:
-        """The PEs, under the name chip-independent jobs use."""
-        return self.pes
+    def networks(self) -> list[Noc]:
+        return [*self.nocs, *([self.board] if self.board else [])]
+
+    @property
+    def value_bits(self) -> int:
+        return self.cost.value_bits
 
     @property
     def pes_per_chip(self) -> int:
@@ -336,8 +362,11 @@ class Spinnaker2System:
     def n_chips(self) -> int:
         return len(self.nocs)
 
-    def chip_of(self, pe: int) -> int:
-        return pe // self.pes_per_chip
+    def chip_of(self, core: int) -> int:
+        return core // self.pes_per_chip
+
+    def dram_of(self, core: int) -> Dram:
+        return self.drams[self.chip_of(core)]
 
     def send(
         self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None, tags: Tags = (),
@@ -358,6 +387,11 @@ class Spinnaker2System:
                            count)
             self.nocs[chip].send(name, [gateway_name(chip)], payload_bits, relay, tags, count)
 
+    def send_from_host(self, dsts: Sequence[int], payload_bits: int, data: Any = None,
+                       tags: Tags = (), count: int = 1) -> None:
+        raise NotImplementedError("SpiNNaker2 PEs read their inputs from LPDDR4 by DMA "
+                                  "(dram_of); no host port is modelled")
+
     def _from_chip(self, chip: int):
         def deliver(p: Packet) -> None:
             relay: _Relay = p.data
@@ -372,13 +406,20 @@ class Spinnaker2System:
                                  relay.data, relay.tags, relay.count)
         return deliver
 
-    def load(self, pe: int, program_bytes: int, data: Mapping[str, int]) -> MemoryFit:
-        """Check and allocate PE ``pe``'s program (in the program banks) and data regions."""
-        fit = memory_fit(self.config, program_bytes, data, pe_name(pe))
+    def load(self, core: int, program_bytes: int, regions: Mapping[str, int],
+             check_only: bool = False) -> MemoryFit:
+        """Program against the program banks; the stack/debug reserve and ``regions`` against
+        the data banks."""
+        cfg = self.config
+        data = {RESERVED_REGION: reserve_bytes(cfg), **regions}
+        fit = fit_regions(pe_name(core), program_bytes, program_capacity(cfg), data,
+                          data_capacity(cfg), int(cfg.sram.word_bytes.value))
+        if check_only:
+            return fit
         if not fit.fits:
-            raise PeMemoryError(fit)
-        sram = self.pes[pe].sram
-        sram.allocate("program_banks", program_capacity(self.config))
+            raise CoreMemoryError(fit)
+        sram = self.cores[core].sram
+        sram.allocate("program_banks", program_capacity(cfg))
         for region, nbytes in fit.data.items():
             sram.allocate(region, nbytes)
         return fit
@@ -387,28 +428,24 @@ class Spinnaker2System:
 def build_spinnaker2(
     n_pes: int,
     handler: Handler | Sequence[Handler],
-    level: str = DEFAULT_LEVEL,
-    config: Spinnaker2Config | None = None,
+    cost: Spinnaker2Cost | None = None,
     *,
-    seed: int = 0,
     timeline: Timeline | None = None,
     record_deliveries: bool = False,
-    cost: Spinnaker2Cost | None = None,
 ) -> Spinnaker2System:
-    """``n_pes`` SpiNNaker2 PEs (over as many chips as needed) in a fresh :class:`Engine`.
-
-    ``cost`` overrides the default cost model (e.g. with accelerators switched on)."""
-    cfg = config or load_spinnaker2()
+    """``n_pes`` SpiNNaker2 PEs (over as many chips as needed) in a fresh :class:`Engine`;
+    the cost model gives the table and the operating point (default: shipped table, 0.5 V)."""
+    cost = cost or Spinnaker2Cost()
+    cfg = cost.config
     if n_pes < 0:
         raise ValueError(f"n_pes must be >= 0, got {n_pes}")
     handlers = list(handler) if isinstance(handler, Sequence) else [handler] * n_pes
     if len(handlers) != n_pes:
         raise ValueError(f"{len(handlers)} handlers for {n_pes} PEs")
-    cost = cost or Spinnaker2Cost(cfg, level)
-    op = cfg.level(level)
-    clock = int(op.clock.value)
-    engine = Engine(clock, seed=seed, timeline=timeline)
-    system = Spinnaker2System(engine, cfg, level, cost)
+    op = cost.op
+    clock = cost.clock_hz
+    engine = Engine(clock, timeline=timeline)
+    system = Spinnaker2System(engine, cfg, cost)
     per_chip = system.pes_per_chip
     n_chips = max(1, math.ceil(n_pes / per_chip))
     sites = cfg.chip.qpe_grid.sites()
@@ -443,7 +480,7 @@ def build_spinnaker2(
         name = pe_name(i)
         sram = Sram(engine, f"{name}.sram", sram_cfg)
         dma = Dma(engine, f"{name}.dma", dma_cfg, sram)
-        system.pes.append(Core(engine, name, core_cfg, handlers[i], system.nocs[chip],
+        system.cores.append(Core(engine, name, core_cfg, handlers[i], system.nocs[chip],
                                sites[k // per_qpe], sram, dma))
     return system
 
@@ -479,3 +516,29 @@ def _dram_config(cfg: Spinnaker2Config, clock_hz: int) -> DramConfig:
         latency_cycles=math.ceil(d.latency.value * clock_hz - 1e-9),
         energy_per_byte_pj=d.energy_per_byte.value,
     )
+
+
+def _cost(config: Spinnaker2Config, options: Spinnaker2Options) -> Spinnaker2Cost:
+    return Spinnaker2Cost(config, **options.model_dump())
+
+
+def _fit():
+    from calibration.fit import fit_spinnaker2
+
+    return fit_spinnaker2()
+
+
+CHIP = ChipSpec(
+    name="spinnaker2",
+    config_schema=Spinnaker2Config,
+    options_schema=Spinnaker2Options,
+    default_file=DEFAULT_PATH,
+    cost=_cost,
+    build=build_spinnaker2,
+    reference_modules=("simulator.chips.spinnaker2_references",
+                       "simulator.jobs.egru_references"),
+    fitter=_fit,
+    capabilities=frozenset({"dram"}),
+    summary="TU Dresden SpiNNaker2: Cortex-M4F PEs, 128 kB SRAM, DMA, MAC/exp accelerators, "
+            "152 PEs per chip, LPDDR4",
+)

@@ -31,13 +31,13 @@ def _run(ref: Reference, work: Work | None) -> tuple[float, float]:
     def handler(core, item):
         yield work.scaled(repetitions(work)).apply(core)
 
-    system = build_spinnaker2(n, handler, level, cfg)
+    system = build_spinnaker2(n, handler, Spinnaker2Cost(cfg, level))
     engine = system.engine
     if work is None:
         engine.run(WINDOW_CYCLES)
         engine.charge_static()
     else:
-        for pe in system.pes:
+        for pe in system.cores:
             pe.inbox.put("start")
         engine.run()
     seconds = engine.seconds(engine.now)

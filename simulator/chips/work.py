@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from simulator.ledger import Category, Tags
 
 if TYPE_CHECKING:
+    import numpy as np
     import simpy
 
     from simulator.components.core import Core
@@ -70,12 +71,14 @@ class Work:
 
 
 class CoreCostModel(Protocol):
-    """What a chip's per-core cost model offers to chip-independent jobs (e.g. ``rwkv-token``).
-
-    Each method returns the :class:`Work` of one action on one core."""
+    """What a chip's per-core cost model offers to chip-independent programs: each method
+    returns the :class:`Work` of one action on one core, or a size in bytes. Programs use
+    nothing else of a cost model."""
 
     #: chip clock in Hz (the engine's time unit is one cycle of it)
     clock_hz: int
+    #: bits of one activation value as the cores compute and send it
+    value_bits: int
 
     def column(self, n_weights: int) -> Work:
         """One non-zero input multiplied into ``n_weights`` dense weights held by this core,
@@ -84,6 +87,10 @@ class CoreCostModel(Protocol):
 
     def csr_column(self, nnz: int) -> Work:
         """Same for one CSR column with ``nnz`` stored non-zeros (value + index loads)."""
+        ...
+
+    def csr_columns(self, nnz: np.ndarray) -> Work:
+        """Several CSR columns in one action: the sum of :meth:`csr_column` over ``nnz``."""
         ...
 
     def elementwise(self, op: str, n: int) -> Work:
@@ -101,6 +108,19 @@ class CoreCostModel(Protocol):
 
     def weight_bytes(self, n_weights: int) -> int:
         """Bytes that ``n_weights`` dense weights occupy at the configured precision."""
+        ...
+
+    def csr_bytes(self, nnz: int, offsets: int) -> int:
+        """Bytes of a CSR matrix with ``nnz`` stored weights and ``offsets`` column (or row)
+        offsets, in this core's value and index formats."""
+        ...
+
+    def program_bytes(self, workload: str) -> int:
+        """Bytes of ``workload``'s program on one core where published, else 0 (unchecked)."""
+        ...
+
+    def dma_setup(self) -> Work:
+        """The core writing one DMA descriptor (only on chips whose cores have a DRAM)."""
         ...
 
     def weight_capacity_bytes(self) -> int:

@@ -7,9 +7,8 @@ import argparse
 import json
 from dataclasses import asdict
 
-from calibration.fit import FITTERS
 from calibration.schema import cited_values
-from calibration.spinnaker2 import load_spinnaker2
+from simulator.chips import registry
 from simulator.references import format_report, report_rows
 
 
@@ -42,11 +41,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _fit() -> dict:
     """Per chip with a fitter: converged?, and per parameter the fitted and the tabled value."""
-    tables = {"spinnaker2": load_spinnaker2}
     out = {}
-    for chip, fitter in FITTERS.items():
+    for chip in registry.names():
+        fitter = registry.get(chip).fitter
+        if fitter is None:
+            continue
         result = fitter()
-        table = cited_values(tables[chip]())
+        table = cited_values(registry.default_config(chip))
         out[chip] = {
             "converged": result.success,
             "parameters": {k: {"fitted": v, "table": table[k].value if k in table else None}

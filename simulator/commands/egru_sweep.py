@@ -1,4 +1,4 @@
-"""``nmsim egru-sweep``: EGRU layers partitioned over N SpiNNaker2 PEs, for a range of N."""
+"""``nmsim egru-sweep``: EGRU layers partitioned over N cores of a chip, for a range of N."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from simulator.chips.spinnaker2 import DEFAULT_LEVEL
+from simulator.chips.registry import ChipError
+from simulator.commands.chip_options import add_chip_options, chip_from_args, parse_options
 from simulator.commands.timeline_options import add_timeline_options, make_timeline
 from simulator.jobs.egru_sweep import (
+    DEFAULT_CHIP,
     DEFAULT_PES,
     DEFAULT_STEPS,
     MODELS,
@@ -30,8 +32,10 @@ JSON_KEYS = ("pes", "fits", "max_pe_bytes", "overflow_bytes", "latency_s", "ener
 
 
 def register(cli) -> None:
-    p = cli.add("egru-sweep", help="sweep the number of SpiNNaker2 PEs an EGRU network is "
-                "partitioned over: memory fit, latency, energy and stage profile per N")
+    p = cli.add("egru-sweep", help="sweep the number of cores (SpiNNaker2 PEs, SENECA cores) an "
+                "EGRU network is partitioned over: memory fit, latency, energy and stage "
+                "profile per N")
+    add_chip_options(p, DEFAULT_CHIP)
     p.add_argument("--pes", type=parse_pes, default=DEFAULT_PES, metavar="LIST",
                    help="N values: a list and/or ranges START:STOP:STEP (STOP included), e.g. "
                         "'60,90,120:300:60' (default: " + ",".join(map(str, DEFAULT_PES)) + ")")
@@ -47,8 +51,6 @@ def register(cli) -> None:
                         "'equal' as the paper (50/50/50 for 150)")
     p.add_argument("--steps", type=_positive, default=DEFAULT_STEPS,
                    help=f"timesteps simulated per point (default {DEFAULT_STEPS})")
-    p.add_argument("--level", default=DEFAULT_LEVEL, choices=("0.5V", "0.8V"),
-                   help="PE operating point (default 0.5V / 150 MHz)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic trace")
     p.add_argument("--out", type=Path, metavar="DIR", help="write sweep.csv, sweep.parquet and "
                    "sweep.json, one row per point as it finishes; finished points are skipped")
@@ -104,8 +106,15 @@ def parse_strategies(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        chip = chip_from_args(args)
+    except ChipError as e:
+        print(f"nmsim egru-sweep: error: {e}", file=sys.stderr)
+        return 2
+    options = tuple(sorted(parse_options(args.option).items()))
     specs = points(args.pes, args.strategy, layer_split=args.layer_split, model=args.model,
-                   trace=args.trace, steps=args.steps, level=args.level, seed=args.seed)
+                   trace=args.trace, steps=args.steps, seed=args.seed, chip=args.chip,
+                   chip_set=tuple(args.set_), options=options)
     client = None
     if args.scheduler:
         from distributed import Client
@@ -114,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.json
     try:
         timeline = make_timeline(args)
-        first = (_timeline_point(specs[0], timeline, args.timeline, args.out, progress)
+        first = (_timeline_point(specs[0], chip.cost().clock_hz, timeline, args.timeline,
+                                 args.out, progress)
                  if timeline is not None else None)
         # with --out the sweep finds the first point done; without, it must not redo it
         kept = first if first is not None and args.out is None else None
@@ -137,15 +147,12 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _timeline_point(spec: PointSpec, timeline: Timeline, path: Path, out: Path | None,
-                    progress: bool) -> SweepResult:
+def _timeline_point(spec: PointSpec, clock: int, timeline: Timeline, path: Path,
+                    out: Path | None, progress: bool) -> SweepResult:
     """Run ``spec`` in this process with a timeline and write it (Perfetto JSON). Its row goes
     to ``out`` like any other point, so the sweep that follows does not run it again."""
-    from calibration.spinnaker2 import load_spinnaker2
-
     result = run_sweep([spec], out, workers=0, progress=progress,
                        point_fn=partial(run_point, timeline=timeline))
-    clock = load_spinnaker2().level(spec.level).clock.value
     timeline.write(path, clock, f"egru-sweep N={spec.pes} {spec.strategy}")
     print(f"timeline: {path} ({len(timeline.spans)} spans, {timeline.dropped} dropped)",
           file=sys.stderr)

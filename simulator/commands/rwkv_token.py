@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from simulator.chips.memory import CoreMemoryError
+from simulator.chips.registry import ChipError
+from simulator.commands.chip_options import add_chip_options, chip_from_args
 from simulator.commands.timeline_options import add_timeline_options, make_timeline
-from simulator.jobs.rwkv_token import (
-    CHIPS,
-    STRATEGIES,
-    ChipSetup,
-    JobConfig,
-    MappingError,
-    format_table,
-    rwkv_token,
-)
+from simulator.mappings.rwkv_block import STRATEGIES, BlockMapConfig, MappingError
 from workloads.trace import TraceError
+
+if TYPE_CHECKING:
+    from simulator.results import RwkvTokenResult
 
 BREAKDOWN_FIELDS = ("mode", "sub_block", "site", "component", "operation", "category", "count",
                     "energy_j", "cycles")
@@ -29,7 +27,7 @@ BREAKDOWN_FIELDS = ("mode", "sub_block", "site", "component", "operation", "cate
 def register(cli) -> None:
     p = cli.add("rwkv-token", help="simulate one token through one RWKV-4 block on a chip, dense "
                 "vs activation-sparse: energy and latency by sub-block, category and operation")
-    p.add_argument("--chip", choices=CHIPS, default="seneca", help="default: seneca")
+    add_chip_options(p, "seneca")
     p.add_argument("--model", default=None, metavar="tiny|SIZE|PATH",
                    help="tiny: the shipped tiny model on real text; a size "
                    "(169M, 430M, 1.5B, 3B): a synthetic trace with the published 3B sparsity "
@@ -51,10 +49,6 @@ def register(cli) -> None:
     p.add_argument("--strategy", choices=STRATEGIES, default="rows",
                    help="weight tiling: rows (output slices, events multicast; default) or "
                    "columns (input slices, partial sums combined)")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="chip cost-model option, repeatable; seneca: precision=bf16|int8|int4, "
-                   "weight_words_per_access=1|2|4, accumulators=registers|memory; spinnaker2: "
-                   "level=0.5V|0.8V, precision=fp32|int8, use_exp_accelerator=true|false")
     p.add_argument("--seed", type=int, default=0, help="seed of a synthetic trace")
     p.add_argument("--out", type=Path, metavar="DIR", help="write result.json and breakdown.csv")
     p.add_argument("--json", action="store_true", help="print the result JSON")
@@ -62,24 +56,12 @@ def register(cli) -> None:
     p.set_defaults(func=run)
 
 
-def parse_options(items: list[str]) -> dict[str, object]:
-    """``KEY=VALUE`` strings as a dict; numbers and booleans converted."""
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--option {item!r}: expected KEY=VALUE")
-        low = value.lower()
-        out[key] = (True if low == "true" else False if low == "false"
-                    else int(value) if value.isdigit() else value)
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
-    from workloads.rwkv_inputs import load_traces  # imports torch: only when it runs
+    from simulator.jobs.rwkv_token import format_table, rwkv_token
+    from workloads.rwkv_inputs import load_traces
 
     try:
-        setup = ChipSetup(args.chip, parse_options(args.option))
+        chip = chip_from_args(args)
         dense, sparse = load_traces(
             model=args.model, trace=args.trace, dense_trace=args.dense_trace,
             thresholds=args.thresholds, tokenizer=args.tokenizer, text_file=args.text_file,
@@ -92,19 +74,20 @@ def run(args: argparse.Namespace) -> int:
                     bar.update(1)
                 bar.set_postfix_str(mode)
 
-            result = rwkv_token(dense, sparse, setup, tokens=args.tokens, block=args.block,
-                                job=JobConfig(strategy=args.strategy), timeline=timeline,
-                                progress=step)
+            result = rwkv_token(dense, sparse, chip, tokens=args.tokens, block=args.block,
+                                job=BlockMapConfig(strategy=args.strategy), timeline=timeline,
+                                progress=step,
+                                seed=args.seed if dense.meta.synthetic else None)
             bar.update(1)
-    except (TraceError, MappingError, ValueError, OSError, MemoryError) as e:
+    except (ChipError, TraceError, MappingError, CoreMemoryError, ValueError, OSError) as e:
         print(f"nmsim rwkv-token: error: {e}", file=sys.stderr)
         return 2
     if args.out:
         write_result(result, args.out)
     if timeline is not None:
-        timeline.write(args.timeline, result["provenance"]["clock_hz"], "nmsim rwkv-token")
+        timeline.write(args.timeline, result.provenance.clock_hz, "nmsim rwkv-token")
     if args.json:
-        print(json.dumps(result, indent=1))
+        print(result.model_dump_json(indent=1))
     else:
         print(format_table(result))
         if args.out:
@@ -115,10 +98,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_result(result: dict, out: Path) -> None:
+def write_result(result: RwkvTokenResult, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "result.json").write_text(json.dumps(result, indent=1))
+    (out / "result.json").write_text(result.model_dump_json(indent=1))
     with (out / "breakdown.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=BREAKDOWN_FIELDS)
         w.writeheader()
-        w.writerows(result["breakdown"])
+        w.writerows(r.model_dump() for r in result.breakdown)

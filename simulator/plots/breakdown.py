@@ -93,7 +93,7 @@ def breakdown_figure(
     """The breakdown figure of an ``rwkv-token`` result (see the module docstring)."""
     if metric not in ("energy", "latency"):
         raise ValueError(f"metric must be 'energy' or 'latency', not {metric!r}")
-    check_result(result)
+    result = check_result(result)
     fig = new_figure(13, 5.6)
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.25])
     _category_panel(left, category_table(result, metric, by), metric, percent, by)

@@ -1,8 +1,9 @@
 """Reading job outputs (RWKV ``result.json``, EGRU ``sweep.csv``/``sweep.json``) for plotting.
 
-Plots consume files or the dicts a job returns, never job internals. Inputs are checked here,
-once, so a wrong file fails with the file and the missing key named rather than with a
-``KeyError`` deep inside matplotlib code.
+Plots consume files or the typed results a job returns (:mod:`simulator.results`), never job
+internals. Inputs are validated here, once, against the jobs' own schemas, so a wrong file
+fails with the file and the field named rather than with a ``KeyError`` deep inside
+matplotlib code.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.plots.style import CATEGORIES
+from pydantic import BaseModel, ValidationError
 
-SUB_BLOCKS: tuple[str, ...] = ("time_mix", "channel_mix", "block")
-MODES: tuple[str, ...] = ("dense", "sparse")
+from simulator.results import MODES, SUMMARY_KEYS, RwkvTokenResult
+
+SUB_BLOCKS = SUMMARY_KEYS
+#: the columns of :class:`SweepRow` that every sweep plot needs
 SWEEP_KEYS: tuple[str, ...] = (
     "pes", "strategy", "fits", "max_pe_bytes", "overflow_bytes", "latency_s", "energy_j",
 )
-#: Keys under which a breakdown row may say whether it belongs to the dense or sparse run.
-MODE_KEYS: tuple[str, ...] = ("mode", "variant", "model")
 
 
 class PlotInputError(ValueError):
@@ -56,17 +57,16 @@ def _read_json(path: str | Path) -> Any:
 
 # -- RWKV result ------------------------------------------------------------------------------
 def check_result(result: Any, source: str | Path | None = None) -> dict:
-    """Validate an ``rwkv-token`` result (the summary part every breakdown figure needs)."""
-    _require(result, MODES, "the result", source)
-    for mode in MODES:
-        _require(result[mode], SUB_BLOCKS, f"result[{mode!r}]", source)
-        for sub in SUB_BLOCKS:
-            _require(result[mode][sub], (*CATEGORIES, "total"), f"result[{mode!r}][{sub!r}]",
-                     source)
-            for cat in (*CATEGORIES, "total"):
-                _require(result[mode][sub][cat], ("energy_j", "latency_s"),
-                         f"result[{mode!r}][{sub!r}][{cat!r}]", source)
-    return result
+    """Validate an ``rwkv-token`` result (a :class:`RwkvTokenResult` or its JSON as a dict)
+    and return it as a dict."""
+    if isinstance(result, BaseModel):
+        return result.model_dump()
+    try:
+        return RwkvTokenResult.model_validate(result).model_dump()
+    except ValidationError as e:
+        problems = "; ".join(f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}"
+                             for err in e.errors()[:5])
+        raise PlotInputError(f"{_where(source)}not an rwkv-token result: {problems}") from None
 
 
 def load_result(path: str | Path) -> dict:
@@ -75,27 +75,12 @@ def load_result(path: str | Path) -> dict:
 
 
 def breakdown_rows(result: Mapping, source: str | Path | None = None) -> dict[str, list[dict]]:
-    """Per-operation rows split by run (``dense``/``sparse``).
-
-    Accepts the row list with a mode key on each row, a ``{"dense": [...], "sparse": [...]}``
-    mapping, or rows stored under each run (``result["dense"]["breakdown"]``)."""
-    if "breakdown" not in result and all("breakdown" in result.get(m, {}) for m in MODES):
-        raw: Any = {m: result[m]["breakdown"] for m in MODES}
-    else:
-        _require(result, ("breakdown",), "the result", source)
-        raw = result["breakdown"]
-    if isinstance(raw, Mapping):
-        out = {str(m): list(rows) for m, rows in raw.items()}
-    else:
-        out = {}
-        for i, row in enumerate(raw):
-            _require(row, ("operation", "category"), f"breakdown row {i}", source)
-            mode = next((str(row[k]) for k in MODE_KEYS if k in row), "all")
-            out.setdefault(mode, []).append(row)
-    for mode, rows in out.items():
-        for i, row in enumerate(rows):
-            _require(row, ("operation", "category"), f"breakdown[{mode!r}] row {i}", source)
-    return out
+    """Per-operation rows of a validated result, split by run (``dense``/``sparse``)."""
+    result = check_result(result, source)
+    out: dict[str, list[dict]] = {m: [] for m in MODES}
+    for row in result["breakdown"]:
+        out.setdefault(row["mode"], []).append(row)
+    return {m: rows for m, rows in out.items() if rows}
 
 
 def provenance_line(result: Mapping) -> str:

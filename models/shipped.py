@@ -1,0 +1,24 @@
+"""Files shipped inside the ``models`` package: the tiny models, their records and thresholds.
+
+Kept apart from the model modules so that code that only reads a shipped record (a measured
+activity profile, a thresholds file) does not import torch.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+#: The shipped tiny RWKV-4: official-layout checkpoint, its sidecar (vocabulary, training) and
+#: its HardShrink thresholds (``models/train_tiny_rwkv.py``, ``nmsim sparsify rwkv``).
+RWKV_TINY_CHECKPOINT = "artifacts/rwkv_tiny.pth"
+RWKV_TINY_META = "artifacts/rwkv_tiny.json"
+RWKV_TINY_THRESHOLDS = "artifacts/rwkv_tiny_thresholds.json"
+#: The shipped tiny EGRU LM (``python -m models.train_tiny_egru``) and its measured numbers.
+EGRU_TINY_CHECKPOINT = "artifacts/egru_tiny.pt"
+EGRU_TINY_METRICS = "artifacts/egru_tiny_metrics.json"
+
+
+def artifact_path(name: str) -> Path:
+    """Filesystem path of a file shipped in ``models/``."""
+    return Path(str(resources.files("models").joinpath(name)))

@@ -1,0 +1,152 @@
+"""A single-chip system of cores on a 2-D mesh NoC: SENECA's shape, and a base for new chips.
+
+Each core has a banked data memory (:class:`~simulator.components.Sram`) and a program
+memory of ``program_capacity`` bytes; ``reserve_bytes`` of data memory are kept back for the
+runtime (stack, event queues). Cores sit on the mesh row by row with dimension-order routing;
+input from outside the chip enters at the ``host_node`` router. A new chip of this shape needs
+only its cost model and the numbers for :func:`build_mesh` (``docs/architecture.md``, "add a
+chip").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.chips.memory import CoreMemoryError, MemoryFit, fit_regions
+from simulator.chips.work import CoreCostModel
+from simulator.components import (
+    Core,
+    CoreConfig,
+    Dram,
+    Noc,
+    NocConfig,
+    Sram,
+    SramConfig,
+    mesh_graph,
+)
+from simulator.components.core import Handler
+from simulator.engine import Engine
+from simulator.ledger import Tags
+from simulator.timeline import Timeline
+
+#: data-memory region a system keeps back for the runtime
+RESERVED_REGION = "reserved"
+#: NoC endpoint of the host interface
+HOST = "host"
+
+
+def core_name(i: int) -> str:
+    return f"core{i}"
+
+
+def near_square(n_cores: int) -> tuple[int, int]:
+    """(columns, rows) of the smallest near-square mesh holding ``n_cores``."""
+    n = max(1, n_cores)
+    cols = math.ceil(math.sqrt(n))
+    return cols, math.ceil(n / cols)
+
+
+@dataclass
+class MeshSystem:
+    """Cores on one mesh NoC (implements :class:`~simulator.chips.system.System`)."""
+
+    engine: Engine
+    cost: CoreCostModel
+    cores: list[Core]
+    noc: Noc
+    program_capacity: int
+    reserve_bytes: int
+    word_bytes: int
+
+    @property
+    def networks(self) -> list[Noc]:
+        return [self.noc]
+
+    @property
+    def board(self) -> None:
+        return None
+
+    @property
+    def n_chips(self) -> int:
+        return 1
+
+    @property
+    def value_bits(self) -> int:
+        return int(self.cost.value_bits)
+
+    def send(self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None,
+             tags: Tags = (), count: int = 1) -> None:
+        self.noc.send(self.cores[src].name, [self.cores[d].name for d in dsts], payload_bits,
+                      data, tags, count)
+
+    def send_from_host(self, dsts: Sequence[int], payload_bits: int, data: Any = None,
+                       tags: Tags = (), count: int = 1) -> None:
+        self.noc.send(HOST, [self.cores[d].name for d in dsts], payload_bits, data, tags, count)
+
+    def load(self, core: int, program_bytes: int, regions: Mapping[str, int],
+             check_only: bool = False) -> MemoryFit:
+        sram = self.cores[core].sram
+        data = {RESERVED_REGION: self.reserve_bytes, **regions} if self.reserve_bytes else dict(
+            regions)
+        fit = fit_regions(self.cores[core].name, program_bytes, self.program_capacity, data,
+                          sram.config.total_bytes, self.word_bytes)
+        if check_only:
+            return fit
+        if not fit.fits:
+            raise CoreMemoryError(fit)
+        for region, nbytes in fit.data.items():
+            sram.allocate(region, nbytes)
+        return fit
+
+    def dram_of(self, core: int) -> Dram | None:
+        return None
+
+    def chip_of(self, core: int) -> int:
+        return 0
+
+
+def build_mesh(
+    n_cores: int,
+    handler: Handler | Sequence[Handler],
+    cost: CoreCostModel,
+    *,
+    noc: NocConfig,
+    mesh: tuple[int, int] | None,
+    host_node: tuple[int, int],
+    sram: SramConfig,
+    core: CoreConfig,
+    program_capacity: int,
+    reserve_bytes: int,
+    timeline: Timeline | None = None,
+    record_deliveries: bool = False,
+) -> MeshSystem:
+    """``n_cores`` cores on a ``mesh`` (columns, rows; ``None``: near-square) in a fresh
+    :class:`Engine` at the cost model's clock."""
+    if n_cores < 0:
+        raise ValueError(f"n_cores must be >= 0, got {n_cores}")
+    handlers = list(handler) if isinstance(handler, Sequence) else [handler] * n_cores
+    if len(handlers) != n_cores:
+        raise ValueError(f"{len(handlers)} handlers for {n_cores} cores")
+    cols, rows = mesh or near_square(n_cores)
+    if cols * rows < n_cores:
+        raise ValueError(f"{n_cores} cores do not fit the configured {cols} x {rows} mesh")
+    engine = Engine(cost.clock_hz, timeline=timeline)
+    net = Noc(engine, "noc", noc, mesh_graph(cols, rows), record_deliveries)
+    host = tuple(host_node)
+    if host not in net.graph:
+        raise ValueError(f"host port {host} is outside the {cols} x {rows} mesh")
+    net.attach(HOST, host, _host_receives)
+    cores = []
+    for i in range(n_cores):
+        name = core_name(i)
+        memory = Sram(engine, f"{name}.data_mem", sram)
+        cores.append(Core(engine, name, core, handlers[i], net, (i % cols, i // cols), memory))
+    return MeshSystem(engine, cost, cores, net, program_capacity, reserve_bytes,
+                      sram.word_bytes)
+
+
+def _host_receives(packet: Any) -> None:
+    raise RuntimeError(f"a packet was sent to the host port: {packet!r}")

@@ -1,0 +1,381 @@
+"""The EGRU program: every core of layer l, timestep by timestep, on any chip.
+
+Runs on the mapping of :mod:`simulator.mappings.egru`. Per core of layer l:
+
+- input events of x_t arrive as packets (one per non-zero y_t of layer l-1). Layer 0 instead
+  streams the embedding from DRAM by DMA in double-buffered chunks where its cores have a
+  DRAM (SpiNNaker2's LPDDR4), or receives x_t as input events from the host port (SENECA).
+  Each event costs a packet-arrival interrupt and one CSR column walk (``receive_event`` +
+  ``csr_column(nnz)``): the **input matmul**;
+- events of y_{t-1} from the cores of its own layer do the same on R: the **recurrent matmul**;
+- when every input of step t is in, the **point-wise** update and threshold of its neurons;
+- then it sends each non-zero output as one multicast packet (payload: one value) to the cores
+  that consume it (its own layer, for t+1, and the next layer), and one :class:`Done` packet
+  carrying its spike count: the **communication**.
+
+A core completes step t when it holds all of x_t and y_{t-1} (done packets from every
+producer, and as many spikes as they announced). It keeps accumulators for two steps, so it
+may take events of step t+1 while finishing step t; a producer may complete step t only when
+its consumers have completed step t-2 (done packets double as credits). The host sends step
+t+2 of the input when every layer-0 core has completed step t (its credits are not modelled as
+packets). Time a core is not busy is **waiting**.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simulator.chips.work import Work
+from simulator.components import Packet
+from simulator.ledger import Category, tags
+from simulator.mappings.egru import CHUNK_BYTES, EgruMap
+from simulator.program import Program
+from workloads.egru_ops import POINTWISE_OPS
+from workloads.trace import Trace, TraceError
+
+STAGES: tuple[str, ...] = (
+    "input_matmul", "recurrent_matmul", "pointwise", "communication", "waiting",
+)
+
+
+# -- messages -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Spike:
+    layer: int
+    t: int
+    neuron: int
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """Layer ``layer``'s producer finished step ``t`` and sent ``spikes`` spikes."""
+
+    layer: int
+    t: int
+    spikes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A DMA transfer of chunk ``k`` of x_t completed."""
+
+    t: int
+    k: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostInput:
+    """x_t's non-zero inputs from the host port, one packet each."""
+
+    t: int
+
+
+@dataclass(frozen=True, slots=True)
+class Begin:
+    """Start a layer-0 core streaming its input."""
+
+
+@dataclass
+class CoreState:
+    """State of one core's program."""
+
+    index: int
+    layer: int
+    n_neurons: int
+    w_nnz: list[int]
+    r_nnz: list[int]
+    spikes: list[list[int]]  # per step: this core's neurons with non-zero y_t
+    step: int = 0
+    got: Counter = field(default_factory=Counter)  # (matrix, step) -> events walked
+    announced: Counter = field(default_factory=Counter)
+    done: Counter = field(default_factory=Counter)  # (source layer offset, step) -> markers
+    inputs_done: Counter = field(default_factory=Counter)  # step -> chunks (or host trains)
+    chunks_issued: int = 0
+    chunks_free: int = 2
+    stage_cycles: Counter = field(default_factory=Counter)
+    finish: list[int] = field(default_factory=list)
+    received: list[tuple[int, int, int]] | None = None  # (layer, step, neuron) when recording
+
+
+class EgruProgram(Program):
+    """See the module docstring."""
+
+    workload = "egru"
+
+    def __init__(self, system, mapping, workload: Trace, *, egru_map: EgruMap,
+                 record: bool = False) -> None:
+        super().__init__(system, mapping, workload)
+        part = egru_map.partition
+        self.trace, self.part, self.streams = workload, part, egru_map.streams_input
+        self.n_layers = len(part.layers)
+        self.steps = workload.meta.n_steps
+        self.outputs = layer_outputs(workload, self.n_layers)
+        self.cores = [self._state(c, record) for c in part.cores]
+        self.layer_cores = [list(part.layer_cores(i)) for i in range(self.n_layers)]
+        self._recv = self.cost.receive_event()
+        self._send = self.cost.send_events(1)
+        self._pointwise: dict[int, Work] = {}
+        self._x0 = workload.events["layer0.W"]
+        value_bytes = self.cost.value_bits // 8
+        self._chunk_values = CHUNK_BYTES // value_bytes
+        self._embedding_bytes = part.layers[0].inputs * value_bytes
+        self._chunks = -(-self._embedding_bytes // CHUNK_BYTES) if self.streams else 1
+        self._layer0_done: Counter = Counter()
+        self._tags = {(layer, s): tags(layer=layer, stage=s) for layer in range(self.n_layers)
+                      for s in STAGES}
+
+    def _state(self, core, record: bool) -> CoreState:
+        owner_mask = np.zeros(self.part.layers[core.layer].hidden, dtype=bool)
+        owner_mask[core.neurons] = True
+        spikes = []
+        for t in range(self.steps):
+            y = self.outputs[core.layer][t]
+            spikes.append([] if y is None else [int(j) for j in y[owner_mask[y]]])
+        return CoreState(core.core, core.layer, len(core.neurons), core.w_col_nnz.tolist(),
+                         core.r_col_nnz.tolist(), spikes, received=[] if record else None)
+
+    # -- driving ------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.streams:
+            for i in self.layer_cores[0]:
+                self.system.cores[i].inbox.put(Begin())
+        else:
+            for t in range(min(2, self.steps)):
+                self._host_input(t)
+
+    def _host_input(self, t: int) -> None:
+        n = len(self._x0.step(t)[0])
+        self.system.send_from_host(self.layer_cores[0], self.system.value_bits, HostInput(t),
+                                   tags(layer=0, stage="input_matmul"), count=max(1, n))
+
+    def handle(self, core, item):
+        st = self.cores[self.index[core.name]]
+        data = item.data if isinstance(item, Packet) else item
+        if isinstance(data, Spike):
+            yield from self._on_spike(core, st, data)
+        elif isinstance(data, Done):
+            yield self._do(core, st, self._recv, "communication", "receive")
+            if data.layer == st.layer - 1:
+                st.done[(-1, data.t)] += 1
+                st.announced[("W", data.t)] += data.spikes
+            elif data.layer == st.layer:
+                st.done[(0, data.t + 1)] += 1
+                st.announced[("R", data.t + 1)] += data.spikes
+            else:
+                st.done[(1, data.t)] += 1
+        elif isinstance(data, Chunk):
+            yield from self._on_chunk(core, st, data.t, data.k)
+        elif isinstance(data, HostInput):
+            yield from self._on_host_input(core, st, data.t, item.count)
+        else:  # Begin
+            yield from self._issue_chunks(core, st)
+        while self._ready(st):
+            yield from self._finish_step(core, st)
+
+    def _do(self, core, st: CoreState, work: Work, stage: str, label: str | None = None):
+        st.stage_cycles[stage] += work.cycles
+        return self.spend(core, work, self._tags[(st.layer, stage)], label=label)
+
+    def _on_spike(self, core, st: CoreState, s: Spike):
+        if s.layer == st.layer - 1:
+            matrix, step, nnz, stage = "W", s.t, st.w_nnz[s.neuron], "input_matmul"
+        else:
+            matrix, step, nnz, stage = "R", s.t + 1, st.r_nnz[s.neuron], "recurrent_matmul"
+        if not st.step <= step <= st.step + 1:
+            raise RuntimeError(f"core {st.index} at step {st.step} got an event for step {step}")
+        col = self.cost.csr_column(nnz)
+        st.stage_cycles["communication"] += self._recv.cycles
+        self.count(core, self._recv, self._tags[(st.layer, "communication")])
+        st.got[(matrix, step)] += 1
+        if st.received is not None:
+            st.received.append((s.layer, s.t, s.neuron))
+        st.stage_cycles[stage] += col.cycles
+        yield self.spend(core, col, self._tags[(st.layer, stage)],
+                         at_least=self._recv.cycles + col.cycles, label=stage)
+
+    # layer 0 from DRAM: the embedding x_t, streamed in chunks through two buffers
+    def _issue_chunks(self, core, st: CoreState):
+        dram = self.system.dram_of(st.index)
+        while st.chunks_free and st.chunks_issued < self.steps * self._chunks:
+            t, k = divmod(st.chunks_issued, self._chunks)
+            if t > st.step + 1:
+                return
+            nbytes = min(CHUNK_BYTES, self._embedding_bytes - k * CHUNK_BYTES)
+            yield self._do(core, st, self.cost.dma_setup(), "communication", "dma_setup")
+            done = core.dma.transfer(nbytes, bank=1, dram=dram,
+                                     tags=tags(layer=0, stage="input_matmul"), label=f"x{t}.{k}")
+            done.callbacks.append(lambda _ev, t=t, k=k: core.inbox.put(Chunk(t, k)))
+            st.chunks_issued += 1
+            st.chunks_free -= 1
+
+    def _walk(self, core, st: CoreState, cols: np.ndarray, interrupts: int):
+        """Interrupts taken and the CSR columns of ``cols`` walked, in one action."""
+        walk = self.cost.csr_columns(np.asarray(st.w_nnz)[cols])
+        st.stage_cycles["communication"] += self._recv.cycles * interrupts
+        self.count(core, self._recv, self._tags[(st.layer, "communication")], interrupts)
+        st.stage_cycles["input_matmul"] += walk.cycles
+        return self.spend(core, walk, self._tags[(st.layer, "input_matmul")],
+                          at_least=self._recv.cycles * interrupts + walk.cycles,
+                          label="input_matmul")
+
+    def _on_chunk(self, core, st: CoreState, t: int, k: int):
+        idx, _ = self._x0.step(t)
+        lo, hi = k * self._chunk_values, (k + 1) * self._chunk_values
+        cols = idx[(idx >= lo) & (idx < hi)]
+        yield self._walk(core, st, cols, 1)  # one DMA-completion interrupt
+        st.got[("W", t)] += len(cols)
+        st.inputs_done[t] += 1
+        st.chunks_free += 1
+        yield from self._issue_chunks(core, st)
+
+    def _on_host_input(self, core, st: CoreState, t: int, packets: int):
+        cols = self._x0.step(t)[0]
+        yield self._walk(core, st, cols, packets)
+        st.got[("W", t)] += len(cols)
+        st.inputs_done[t] += 1
+
+    def _ready(self, st: CoreState) -> bool:
+        t, layer = st.step, st.layer
+        if t >= self.steps:
+            return False
+        if layer == 0:
+            if st.inputs_done[t] < self._chunks:
+                return False
+        elif (st.done[(-1, t)] < len(self.layer_cores[layer - 1])
+              or st.got[("W", t)] < st.announced[("W", t)]):
+            return False
+        if t > 0 and (st.done[(0, t)] < len(self.layer_cores[layer])
+                      or st.got[("R", t)] < st.announced[("R", t)]):
+            return False
+        return not (layer + 1 < self.n_layers and t >= 2
+                    and st.done[(1, t - 2)] < len(self.layer_cores[layer + 1]))
+
+    def _spike_dsts(self, layer: int, t: int) -> list[int]:
+        own = self.layer_cores[layer] if t + 1 < self.steps else []
+        nxt = self.layer_cores[layer + 1] if layer + 1 < self.n_layers else []
+        return own + nxt
+
+    def _done_dsts(self, layer: int, t: int) -> list[int]:
+        prev = self.layer_cores[layer - 1] if layer > 0 and t + 2 < self.steps else []
+        return self._spike_dsts(layer, t) + prev
+
+    def _finish_step(self, core, st: CoreState):
+        t, layer = st.step, st.layer
+        self._check_inputs(st, t)
+        pw = self._pointwise.get(st.n_neurons)
+        if pw is None:
+            pw = self._pointwise[st.n_neurons] = _sum_work(
+                self.cost.elementwise(op, n * st.n_neurons) for op, n in POINTWISE_OPS.items())
+        yield self._do(core, st, pw, "pointwise")
+        dsts = self._spike_dsts(layer, t)
+        label = self._tags[(layer, "communication")]
+        bits = self.system.value_bits
+        spikes = st.spikes[t] if dsts else []
+        for j in spikes:
+            yield self._do(core, st, self._send, "communication", "send")
+            self.system.send(st.index, dsts, bits, Spike(layer, t, j), label)
+        done_dsts = self._done_dsts(layer, t)
+        if done_dsts:
+            yield self._do(core, st, self._send, "communication", "send")
+            self.system.send(st.index, done_dsts, bits, Done(layer, t, len(spikes)), label)
+        st.finish.append(self.engine.now)
+        st.step += 1
+        for key in [k for k in st.got if k[1] <= t]:
+            del st.got[key]
+        if layer == 0:
+            if self.streams:
+                yield from self._issue_chunks(core, st)
+            else:
+                self._layer0_done[t] += 1
+                if self._layer0_done[t] == len(self.layer_cores[0]) and t + 2 < self.steps:
+                    self._host_input(t + 2)
+
+    def _check_inputs(self, st: CoreState, t: int) -> None:
+        """Invariant: a core completes a step with exactly the events the trace has for it."""
+        site = f"layer{st.layer}"
+        want_w = len(self.trace.events[f"{site}.W"].step(t)[0])
+        want_r = len(self.trace.events[f"{site}.R"].step(t)[0]) if t > 0 else 0
+        got_w, got_r = st.got[("W", t)], st.got[("R", t)]
+        if (got_w, got_r) != (want_w, want_r):
+            raise RuntimeError(f"core {st.index} step {t}: walked {got_w} W and {got_r} R "
+                               f"events, the trace has {want_w} and {want_r}")
+
+    # -- after the run ------------------------------------------------------------------------
+    def check(self) -> None:
+        for st in self.cores:
+            if st.step != self.steps:
+                raise RuntimeError(f"core {st.index} stopped at step {st.step} of {self.steps}")
+
+    def report(self) -> dict[str, Any]:
+        """Latency, energy, stage profile, imbalance and NoC traffic per timestep."""
+        system, engine = self.system, self.engine
+        steps = max(1, self.steps)
+        makespan = engine.now
+        ledger = engine.ledger
+        total = ledger.total()
+        by_category = ledger.by("category")
+        static = by_category.get(str(Category.STATIC), 0.0)
+        busy = np.array([sum(st.stage_cycles.values()) for st in self.cores], dtype=float)
+        stages = {s: [round(st.stage_cycles[s] / steps, 1) for st in self.cores]
+                  for s in STAGES[:-1]}
+        stages["waiting"] = [round((makespan - b) / steps, 1) for b in busy]
+        board = system.board
+        chips = [n for n in system.networks if n is not board]
+        link_bits = sum(sum(n.link_bits.values()) for n in chips)
+        board_bits = sum(board.link_bits.values()) if board else 0
+        seconds = engine.seconds(makespan)
+        utilisation = max((max(n.link_bits.values(), default=0)
+                           / (n.config.link_width_bits * n.config.clock_hz * seconds)
+                           for n in chips if seconds), default=0.0)
+        step_done = [max(st.finish[t] for st in self.cores) for t in range(self.steps)]
+        return {
+            "chips": system.n_chips,
+            "latency_cycles": makespan / steps,
+            "latency_s": seconds / steps,
+            "first_step_cycles": step_done[0] if step_done else 0,
+            "energy_j": total / steps * 1e-12,
+            "dynamic_energy_j": (total - static) / steps * 1e-12,
+            "static_energy_j": static / steps * 1e-12,
+            **{f"{c}_energy_j": v / steps * 1e-12 for c, v in by_category.items()},
+            "imbalance": float(busy.max() / busy.mean()) if busy.size and busy.mean() else 1.0,
+            "noc_packets": sum(n.sent for n in system.networks) / steps,
+            "noc_bits": link_bits / steps,
+            "board_bits": board_bits / steps,
+            "max_link_utilisation": utilisation,
+            "stages": stages,
+        }
+
+
+def _sum_work(works: Iterable[Work]) -> Work:
+    total = Work(label="pointwise")
+    for w in works:
+        total = total + w
+    return Work(total.charges, total.cycles, "pointwise")
+
+
+def layer_outputs(trace: Trace, n_layers: int) -> list[list[np.ndarray | None]]:
+    """y_t of every layer at every step, from the trace (None where no site holds it: the
+    last layer's last step, which nothing in the simulated window consumes)."""
+    T = trace.meta.n_steps
+    out: list[list[np.ndarray | None]] = []
+    for layer in range(n_layers):
+        per_step: list[np.ndarray | None] = []
+        for t in range(T):
+            seen = []
+            if layer + 1 < n_layers:
+                seen.append(("W", trace.events[f"layer{layer + 1}.W"].step(t)[0]))
+            if t + 1 < T:
+                seen.append(("R", trace.events[f"layer{layer}.R"].step(t + 1)[0]))
+            if len(seen) == 2 and not np.array_equal(np.sort(seen[0][1]), np.sort(seen[1][1])):
+                raise TraceError(f"layer{layer} output at step {t} differs between sites "
+                                 f"layer{layer + 1}.W and layer{layer}.R")
+            per_step.append(np.sort(seen[0][1]).astype(np.int64) if seen else None)
+        if T and len(trace.events[f"layer{layer}.R"].step(0)[0]):
+            raise TraceError(f"layer{layer}.R has events at step 0: y_(-1) must be zero")
+        out.append(per_step)
+    return out

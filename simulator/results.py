@@ -1,0 +1,178 @@
+"""Typed results of the jobs: the one schema that jobs write, plots read and tests check.
+
+Each result is a pydantic model; ``python docs/make_schemas.py`` publishes their JSON Schemas
+in ``docs/schemas/``. Energies are joules, times seconds, cycles chip-clock cycles, all per
+token (RWKV) or per timestep (EGRU).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from simulator.ledger import Category
+
+CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
+SUB_BLOCKS: tuple[str, ...] = ("time_mix", "channel_mix")
+SUMMARY_KEYS: tuple[str, ...] = (*SUB_BLOCKS, "block")
+MODES: tuple[str, ...] = ("dense", "sparse")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChipProvenance(_Model):
+    """Enough to rebuild the chip exactly: its model, file, content hash, overrides, options,
+    and which numbers are cited or assumed."""
+
+    chip: str
+    chip_file: str
+    chip_sha256: str
+    chip_overrides: list[str] = Field(default_factory=list)
+    chip_options: dict[str, Any] = Field(default_factory=dict)
+    cost_sources: list[str] = Field(default_factory=list)
+    assumed_parameters: list[str] = Field(default_factory=list)
+    clock_hz: int
+
+
+# -- rwkv-token ---------------------------------------------------------------------------------
+class Figure(_Model):
+    energy_j: float
+    latency_s: float
+    cycles: float
+
+
+class Ratio(_Model):
+    """Dense over sparse (``None`` where the sparse run costs nothing)."""
+
+    energy: float | None
+    latency: float | None
+
+
+class BreakdownRow(_Model):
+    """One ledger line per token, its core folded into the core's role."""
+
+    mode: str
+    sub_block: str
+    site: str
+    component: str
+    operation: str
+    category: str
+    count: float
+    energy_j: float
+    cycles: float
+
+
+class SiteTiles(_Model):
+    cores: int
+    in_splits: int
+    out_splits: int
+    weight_bytes: int
+
+
+class BlockMappingSummary(_Model):
+    strategy: str
+    cores: int
+    control_cores: int
+    sites: dict[str, SiteTiles]
+
+
+class RwkvProvenance(ChipProvenance):
+    trace_kind: str
+    model: str
+    profile: str | None = None
+    dense_trace: str
+    sparse_trace: str
+    tokens: int
+    block: int
+    seed: int | None = None
+    job: dict[str, Any]
+
+
+Summary = dict[str, dict[str, Figure]]
+
+
+class RwkvTokenResult(_Model):
+    """``nmsim rwkv-token``: per run (dense, sparse), per sub-block and ``block``, per
+    category and ``total``: energy, latency and cycles per token; ratios; breakdown rows."""
+
+    dense: Summary
+    sparse: Summary
+    ratios: dict[str, Ratio]
+    breakdown: list[BreakdownRow]
+    mapping: BlockMappingSummary
+    provenance: RwkvProvenance
+
+    @model_validator(mode="after")
+    def _complete(self) -> RwkvTokenResult:
+        for mode in MODES:
+            summary = getattr(self, mode)
+            for sub in SUMMARY_KEYS:
+                if sub not in summary:
+                    raise ValueError(f"{mode}: sub-block {sub!r} is missing")
+                missing = [c for c in (*CATEGORIES, "total") if c not in summary[sub]]
+                if missing:
+                    raise ValueError(f"{mode}.{sub}: categories {missing} are missing")
+        return self
+
+
+# -- egru-sweep ---------------------------------------------------------------------------------
+class SweepRow(_Model):
+    """One point of ``nmsim egru-sweep``: its inputs, memory fit, latency and energy per
+    timestep, per-core stage profile (cycles per step) and NoC traffic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    pes: int
+    strategy: str
+    layer_split: str
+    model: str
+    trace: str | None
+    steps: int
+    seed: int
+    chip: str
+    chip_file: str
+    chip_sha256: str
+    chip_overrides: list[str]
+    chip_options: dict[str, Any]
+    clock_hz: int
+    trace_label: str
+    pes_per_layer: str
+    fits: bool
+    max_pe_bytes: int
+    max_pe: str
+    overflow_bytes: int
+    overflow_pe: str
+    overflowing_pes: int
+    capacity_bytes: int
+    program_bytes: int
+    max_weight_bytes: int
+    max_variable_bytes: int
+    max_weight_bytes_row_major: int
+    chips: int
+    latency_cycles: float
+    latency_s: float
+    first_step_cycles: float
+    energy_j: float
+    dynamic_energy_j: float
+    static_energy_j: float
+    computation_energy_j: float = 0.0
+    memory_energy_j: float = 0.0
+    communication_energy_j: float = 0.0
+    control_energy_j: float = 0.0
+    imbalance: float
+    noc_packets: float
+    noc_bits: float
+    board_bits: float
+    max_link_utilisation: float
+    stages: dict[str, list[float]]
+    wall_s: float
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "rwkv-token-result": RwkvTokenResult,
+    "egru-sweep-row": SweepRow,
+}

@@ -1,0 +1,89 @@
+"""The one path from workload to chip: ``simulate(workload, mapping, program, chip) -> Run``.
+
+As Timeloop evaluates a mapping of a workload on an architecture, every job is a composition
+of these four inputs and this call: build the chip's system for the mapping's cores, load what
+each core holds (the memory check), run the program's event handlers to the end, settle the
+charges, and check that every packet sent was delivered. The :class:`Run` keeps the ledger,
+the simulated time, the memory fits and the program's own report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from simulator.mapping import fold_component
+
+if TYPE_CHECKING:
+    from simulator.chips.memory import MemoryFit
+    from simulator.chips.registry import Chip
+    from simulator.chips.system import System
+    from simulator.ledger import Ledger
+    from simulator.mapping import Mapping
+    from simulator.program import Program
+    from simulator.timeline import Timeline
+
+ProgramFactory = Callable[["System", "Mapping", Any], "Program"]
+
+
+@dataclass
+class Run:
+    """What one simulation leaves."""
+
+    workload: Any
+    chip: Chip
+    mapping: Mapping
+    system: System
+    program: Program
+    fits: list[MemoryFit]
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.system.engine.ledger
+
+    @property
+    def clock_hz(self) -> int:
+        return self.system.engine.clock_hz
+
+    @property
+    def cycles(self) -> int:
+        return self.system.engine.now
+
+    @property
+    def fits_memory(self) -> bool:
+        return all(f.fits for f in self.fits)
+
+    def rows(self) -> list[dict]:
+        """Ledger rows with every core's components folded into its role."""
+        roles = self.mapping.fold(self.system)
+        return [{**r, "component": fold_component(r["component"], roles)}
+                for r in self.ledger.rows()]
+
+
+def simulate(workload: Any, mapping: Mapping, program: ProgramFactory, chip: Chip, *,
+             memory: Literal["allocate", "check"] = "allocate",
+             timeline: Timeline | None = None, record_deliveries: bool = False) -> Run:
+    """Run ``program(system, mapping, workload)`` on a fresh system of ``chip``.
+    ``memory="allocate"`` fails at the first core that does not fit; ``"check"`` records
+    every core's fit and simulates anyway ("what if it fitted")."""
+    box: list[Program] = []
+
+    def handler(core, item):
+        return box[0].handle(core, item)
+
+    system = chip.build(mapping.n_cores, handler, timeline=timeline,
+                        record_deliveries=record_deliveries)
+    fits = mapping.load(system, check_only=memory == "check")
+    prog = program(system, mapping, workload)
+    box.append(prog)
+    prog.start()
+    system.engine.run()
+    prog.settle()
+    prog.check()
+    sent = sum(n.expected for n in system.networks)
+    made = sum(n.delivered for n in system.networks)
+    if sent != made:
+        raise RuntimeError(f"{sent} deliveries expected, {made} made")
+    return Run(workload, chip, mapping, system, prog, fits, prog.report())

@@ -17,13 +17,14 @@ import time
 
 import simpy
 
+from simulator.chips.registry import load_chip
 from simulator.jobs import rwkv_token as job
 from workloads.rwkv_inputs import load_traces
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--chip", default="seneca", choices=job.CHIPS)
+    ap.add_argument("--chip", default="seneca", help="a registered chip or a chip file")
     ap.add_argument("--tokens", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
@@ -41,14 +42,14 @@ def main() -> None:
         t0 = time.perf_counter()
         dense, sparse = load_traces(tokens=args.tokens)
         t1 = time.perf_counter()
-        result = job.rwkv_token(dense, sparse, job.ChipSetup(args.chip), tokens=args.tokens)
+        result = job.rwkv_token(dense, sparse, load_chip(args.chip), tokens=args.tokens)
         t2 = time.perf_counter()
         if best is None or t2 - t0 < best[0]:
             best = (t2 - t0, t1 - t0, t2 - t1, steps["n"], result)
     total, traces, sim, n_steps, result = best
-    handled = sum(r["count"] for r in result["breakdown"] if r["operation"] == "inject")
-    tokens = result["provenance"]["tokens"]
-    print(f"chip {args.chip}, {result['mapping']['cores']} cores, {tokens} tokens x 2 runs")
+    handled = sum(r.count for r in result.breakdown if r.operation == "inject")
+    tokens = result.provenance.tokens
+    print(f"chip {args.chip}, {result.mapping.cores} cores, {tokens} tokens x 2 runs")
     print(f"wall time          {total:8.2f} s  (traces {traces:.2f} s, simulation {sim:.2f} s)")
     print(f"SimPy events       {n_steps:10,d}  ({n_steps / sim:,.0f} per second of simulation)")
     print(f"wire packets       {handled * tokens:10,.0f}  (both runs, sent as packet trains)")

@@ -24,6 +24,7 @@ from simulator.plots import (
     sweep_figure,
 )
 from simulator.plots.sweep import infeasible_spans, sram_capacity
+from simulator.results import RwkvTokenResult
 
 CATEGORIES = ("computation", "memory", "communication", "control", "static")
 # (sub_block, site, component, operation, category, dense energy in J); sparse is a fraction
@@ -40,7 +41,8 @@ OPS = [
 
 
 def make_result() -> dict:
-    """A small ``rwkv-token`` result in the job's format; sub-block sums from the rows."""
+    """A small ``rwkv-token`` result in the job's format (valid against its schema,
+    :class:`~simulator.results.RwkvTokenResult`); sub-block sums from the rows."""
     rows = [
         {"mode": mode, "sub_block": sub, "site": site, "component": comp, "operation": op,
          "category": cat, "count": 10, "energy_j": e * f, "cycles": 1e4 * e / 1e-6 * f}
@@ -63,7 +65,21 @@ def make_result() -> dict:
             result[mode][sub] = cell
     result["ratios"] = {sub: {"energy": 4.0, "latency": 4.0} for sub in result["dense"]}
     result["breakdown"] = rows
-    result["provenance"] = {"chip": "seneca", "trace_kind": "synthetic", "profile": "test"}
+    result["mapping"] = {
+        "strategy": "rows", "cores": 5, "control_cores": 2,
+        "sites": {"att.key": {"cores": 1, "in_splits": 1, "out_splits": 1, "weight_bytes": 512},
+                  "ffn.key": {"cores": 2, "in_splits": 1, "out_splits": 2, "weight_bytes": 2048},
+                  "ffn.value": {"cores": 1, "in_splits": 1, "out_splits": 1,
+                                "weight_bytes": 1024}},
+    }
+    result["provenance"] = {
+        "chip": "seneca", "chip_file": "calibration/seneca.yaml", "chip_sha256": "0" * 64,
+        "chip_overrides": [], "chip_options": {}, "cost_sources": ["[Tang23] Table 8"],
+        "assumed_parameters": ["core.clock"], "clock_hz": 100_000_000,
+        "trace_kind": "synthetic", "model": "RWKV-4 test", "profile": "test",
+        "dense_trace": "dense test trace", "sparse_trace": "sparse test trace", "tokens": 1,
+        "block": 0, "seed": 0, "job": {"strategy": "rows"},
+    }
     return result
 
 
@@ -126,10 +142,15 @@ def test_command_writes_valid_image(files, tmp_path, capsys, command, source, su
     assert str(out) in capsys.readouterr().out
 
 
+def test_make_result_is_a_valid_result():
+    assert RwkvTokenResult.model_validate(make_result()).model_dump() == make_result()
+
+
 def test_api_returns_figures(files):
     points = load_sweep(files["json"])
     figs = [
         breakdown_figure(load_result(files["result"])),
+        breakdown_figure(RwkvTokenResult.model_validate(make_result())),  # the job's return
         breakdown_figure(make_result(), metric="latency", percent=True, by="site"),
         sweep_figure(load_sweep(files["csv"])),
         profile_figure(points),
@@ -155,14 +176,37 @@ def test_breakdown_tables_add_up_to_the_totals():
                                                       ("weight_read", "memory")]
 
 
-def test_breakdown_rows_grouped_by_run_are_accepted():
+def test_breakdown_rows_are_grouped_by_their_mode():
+    """Rows belong to the run their ``mode`` names, wherever they stand in the list."""
+    result = make_result()
+    result["breakdown"] = result["breakdown"][::-1]
+
+    def by_pair(res):  # equal values (hop, leakage) rank in the order they come
+        return {(op, cat): vals for op, cat, vals in operation_table(res)}
+
+    assert by_pair(result) == by_pair(make_result())
+    assert category_table(result, by="site") == category_table(make_result(), by="site")
+
+
+@pytest.mark.parametrize("layout", ["alias", "grouped"])
+def test_breakdown_rows_without_a_mode_are_rejected(layout):
+    """The result has one layout: a list of rows, each naming its ``mode``. Rows that name
+    their run under another key, or lists grouped by run, fail naming the field."""
     result = make_result()
     rows = result.pop("breakdown")
-    result["breakdown"] = {
-        m: [{k: v for k, v in r.items() if k != "mode"} for r in rows if r["mode"] == m]
-        for m in ("dense", "sparse")
-    }
-    assert operation_table(result) == operation_table(make_result())
+    if layout == "alias":
+        result["breakdown"] = [{("variant" if k == "mode" else k): v for k, v in r.items()}
+                               for r in rows]
+        fields = ("'breakdown.0.mode'", "'breakdown.0.variant'")
+    else:
+        result["breakdown"] = {
+            m: [{k: v for k, v in r.items() if k != "mode"} for r in rows if r["mode"] == m]
+            for m in ("dense", "sparse")
+        }
+        fields = ("'breakdown'",)
+    with pytest.raises(PlotInputError, match="not an rwkv-token result") as err:
+        operation_table(result)
+    assert all(f in str(err.value) for f in fields)
 
 
 def test_sweep_infeasible_region_and_capacity():
@@ -192,8 +236,26 @@ def test_stage_table_reads_every_layout():
         assert cycles.tolist() == [[3, 0], [1, 2]]
 
 
+def _without(result: dict, *path: str) -> dict:
+    """``result`` less the entry at ``path``."""
+    node = result
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return result
+
+
 @pytest.mark.parametrize(("command", "content", "message"), [
-    ("breakdown", {"dense": {}, "sparse": {}}, "missing key 'time_mix'"),
+    ("breakdown", _without(make_result(), "dense", "time_mix"),
+     "dense: sub-block 'time_mix' is missing"),
+    ("breakdown", _without(make_result(), "sparse", "block", "static"),
+     "sparse.block: categories ['static'] are missing"),
+    ("breakdown", _without(make_result(), "dense", "channel_mix", "memory", "latency_s"),
+     "field 'dense.channel_mix.memory.latency_s': Field required"),
+    ("breakdown", _without(make_result(), "provenance", "chip_sha256"),
+     "field 'provenance.chip_sha256': Field required"),
+    ("breakdown", _without(make_result(), "mapping"), "field 'mapping': Field required"),
+    ("breakdown", {"dense": {}, "sparse": {}}, "field 'ratios': Field required"),
     ("breakdown", "not json", "not valid JSON"),
     ("sweep", [{"pes": 4, "strategy": "equal", "fits": True}], "missing key 'max_pe_bytes'"),
     ("profile", [{"pes": 4, "strategy": "equal", "fits": True}], "missing key 'stages'"),

@@ -129,3 +129,32 @@ def test_egru_partition_and_csr_footprint(tmp_path: Path) -> None:
             assert weight_bytes(c, layers) > 0 and weight_bytes(c, layers, "row") > 0
             assert variable_bytes(c) == len(c.neurons) * 16 * 4
     """, tmp_path)
+
+
+def test_commands_without_a_network_run_without_torch(tmp_path: Path) -> None:
+    """--help, calibrate --report, rwkv-token on a synthetic trace and egru-sweep on a saved
+    trace never import torch."""
+    run_without_torch(f"""
+    import contextlib, io
+    from simulator.cli import main
+    from workloads.egru_trace import synthetic_egru_trace
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        main(["--help"])
+    with contextlib.redirect_stdout(out):
+        assert main(["calibrate", "--report"]) == 0
+        assert main(["rwkv-token", "--model", "169M", "--tokens", "1", "--json"]) == 0
+    trace = {str(tmp_path / "e.npz")!r}
+    synthetic_egru_trace((12, 16, 16), 0.5, activity=0.3, steps=2, seed=1).save(trace)
+    with contextlib.redirect_stdout(out):
+        assert main(["egru-sweep", "--trace", trace, "--pes", "3", "--workers", "0",
+                     "--json"]) == 0
+    """, tmp_path)
+
+
+def test_the_sparsify_default_is_the_published_factor() -> None:
+    from models.sparsify import PUBLISHED_LOSS_INC
+    from simulator.commands.sparsify_rwkv import PUBLISHED_LOSS_INC as shown
+
+    assert shown == PUBLISHED_LOSS_INC

@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from models.rwkv import load_tokenizer
+from workloads.rwkv_summary import measured_profile, summarize
 from workloads.rwkv_synthetic import PROFILES, RWKV4_SIZES, save_profile, synthetic_rwkv_trace
-from workloads.rwkv_trace import measured_profile, rwkv_trace_from_model, summarize
 
 
 def register(cli) -> None:
@@ -50,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
             trace = synthetic_rwkv_trace(args.size, args.profile, n_tokens=args.tokens or 4,
                                          n_blocks=args.n_blocks, seed=args.seed)
         else:
+            from models.rwkv import load_tokenizer  # real inference: torch
+            from workloads.rwkv_trace import rwkv_trace_from_model
+
             trace = rwkv_trace_from_model(
                 args.checkpoint,
                 thresholds=args.thresholds,

@@ -116,7 +116,8 @@ class Noc(Component):
         self._charges: dict[tuple, tuple] = {}
         self._ids = itertools.count()
         self._router_cycles = engine.to_cycles(config.router_latency_cycles, config.clock_hz)
-        self.sent = 0
+        self.sent = 0  # sends (a train is one)
+        self.packets = 0  # wire packets injected (a train of n is n)
         self.delivered = 0
         self.expected = 0
         self.deliveries: Counter | None = Counter() if record_deliveries else None
@@ -251,6 +252,7 @@ class Noc(Component):
         p = Packet(next(self._ids), src, plan.dsts, payload_bits, bits, link_cycles, data, tags,
                    self.env.now, count)
         self.sent += 1
+        self.packets += count
         self.expected += len(plan.dsts)
         charges = self._charges.get((plan, bits, tags)) or self._prepare(plan, bits, tags)
         for entry, per_packet in charges:  # inject, and hop if the route has links

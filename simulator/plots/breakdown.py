@@ -42,6 +42,7 @@ def category_table(result: Mapping, metric: Metric = "energy", by: GroupBy = "su
     By sub-block the values come from the result's summary (energy in J or latency in s). By
     site they are summed from the breakdown rows (energy in J or cycles charged), since the
     summary has no per-site split; rows without a site go to "other"."""
+    result = check_result(result)
     if by == "sub_block":
         key = "energy_j" if metric == "energy" else "latency_s"
         return {

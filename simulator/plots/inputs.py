@@ -64,8 +64,9 @@ def check_result(result: Any, source: str | Path | None = None) -> dict:
     try:
         return RwkvTokenResult.model_validate(result).model_dump()
     except ValidationError as e:
-        problems = "; ".join(f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}"
-                             for err in e.errors()[:5])
+        problems = "; ".join(
+            (f"field '{'.'.join(str(p) for p in err['loc'])}': " if err["loc"] else "")
+            + err["msg"] for err in e.errors()[:5])
         raise PlotInputError(f"{_where(source)}not an rwkv-token result: {problems}") from None
 
 
@@ -85,14 +86,8 @@ def breakdown_rows(result: Mapping, source: str | Path | None = None) -> dict[st
 
 def provenance_line(result: Mapping) -> str:
     """One line for a subtitle: chip, trace kind (real/synthetic) and profile or model."""
-    prov = result.get("provenance") or {}
-    parts = []
-    chip = prov.get("chip") or Path(str(prov.get("chip_config", ""))).stem
-    if chip:
-        parts.append(str(chip))
-    kind = prov.get("trace_kind") or prov.get("trace")
-    if kind:
-        parts.append(f"{kind} trace")
+    prov = check_result(result)["provenance"]
+    parts = [str(prov["chip"]), f"{prov['trace_kind']} trace"]
     for key in ("profile", "model"):
         if prov.get(key):
             parts.append(f"{key} {prov[key]}")

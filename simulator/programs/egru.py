@@ -343,7 +343,7 @@ class EgruProgram(Program):
             "static_energy_j": static / steps * 1e-12,
             **{f"{c}_energy_j": v / steps * 1e-12 for c, v in by_category.items()},
             "imbalance": float(busy.max() / busy.mean()) if busy.size and busy.mean() else 1.0,
-            "noc_packets": sum(n.sent for n in system.networks) / steps,
+            "noc_packets": sum(n.packets for n in system.networks) / steps,
             "noc_bits": link_bits / steps,
             "board_bits": board_bits / steps,
             "max_link_utilisation": utilisation,

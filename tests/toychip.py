@@ -14,8 +14,9 @@ from calibration.schema import NonNegative, Positive
 from calibration.specs import NocSpec
 from simulator.chips.mesh import build_mesh
 from simulator.chips.registry import ChipSpec
+from simulator.chips.specs import noc_config
 from simulator.chips.work import Charge, Work
-from simulator.components import CoreConfig, NocConfig, SramConfig
+from simulator.components import CoreConfig, SramConfig
 from simulator.ledger import Category
 
 FILE = Path(__file__).with_name("data") / "toychip.yaml"
@@ -99,17 +100,10 @@ class ToyCost:
 
 
 def build_toychip(n_cores, handler, cost: ToyCost, *, timeline=None, record_deliveries=False):
-    n = cost.config.noc
     memory = int(cost.config.memory_bytes.value)
     return build_mesh(
         n_cores, handler, cost, timeline=timeline, record_deliveries=record_deliveries,
-        noc=NocConfig(clock_hz=int(n.clock.value), routing="xy",
-                      router_latency_cycles=int(n.router_latency.value),
-                      link_width_bits=int(n.link_width.value),
-                      header_bits=int(n.header_bits.value),
-                      max_payload_bits=int(n.max_payload_bits.value),
-                      inject_energy_pj=n.inject_energy.value, hop_energy_pj=n.hop_energy.value,
-                      hop_energy_per_bit_pj=n.hop_energy_per_bit.value),
+        noc=noc_config(cost.config.noc, "xy"),
         mesh=None, host_node=(0, 0),
         sram=SramConfig(banks=4, bank_bytes=memory // 4, word_bytes=4, read_energy_pj=0.0,
                         write_energy_pj=0.0),

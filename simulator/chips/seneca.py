@@ -70,8 +70,9 @@ from calibration.seneca import (
 )
 from simulator.chips.mesh import MeshSystem, build_mesh, near_square
 from simulator.chips.registry import ChipSpec
+from simulator.chips.specs import noc_config
 from simulator.chips.work import Charge, Work
-from simulator.components import CoreConfig, NocConfig, SramConfig
+from simulator.components import CoreConfig, SramConfig
 from simulator.components.core import Handler
 from simulator.ledger import Category
 from simulator.timeline import Timeline
@@ -321,23 +322,12 @@ def build_seneca(
         static_power_w=data_memory_static_power(cfg),
     )
     return build_mesh(
-        n_cores, handler, cost, noc=_noc_config(cfg), mesh=mesh_shape(cfg, n_cores),
+        n_cores, handler, cost, noc=noc_config(cfg.noc, "xy"), mesh=mesh_shape(cfg, n_cores),
         host_node=tuple(int(v) for v in cfg.noc.host_port), sram=sram_cfg,
         core=CoreConfig(static_power_w=core_static_power(cfg)),
         program_capacity=cfg.instruction_memory.total_bytes,
         reserve_bytes=int(dm.reserved_bytes.value), timeline=timeline,
         record_deliveries=record_deliveries,
-    )
-
-
-def _noc_config(cfg: SenecaConfig) -> NocConfig:
-    n = cfg.noc
-    return NocConfig(
-        clock_hz=int(n.clock.value), routing="xy",
-        router_latency_cycles=int(n.router_latency.value), link_width_bits=int(n.link_width.value),
-        header_bits=int(n.header_bits.value), max_payload_bits=int(n.max_payload_bits.value),
-        inject_energy_pj=n.inject_energy.value, hop_energy_pj=n.hop_energy.value,
-        hop_energy_per_bit_pj=n.hop_energy_per_bit.value,
     )
 
 

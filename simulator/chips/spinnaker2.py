@@ -59,6 +59,7 @@ from calibration.spinnaker2 import DEFAULT_PATH, Spinnaker2Config, load_spinnake
 from models.csr import csr_footprint_bytes
 from simulator.chips.memory import CoreMemoryError, MemoryFit, fit_regions
 from simulator.chips.registry import ChipSpec
+from simulator.chips.specs import noc_config
 from simulator.chips.work import Charge, Work
 from simulator.components import (
     Component,
@@ -450,7 +451,7 @@ def build_spinnaker2(
     n_chips = max(1, math.ceil(n_pes / per_chip))
     sites = cfg.chip.qpe_grid.sites()
     per_qpe = int(cfg.chip.pes_per_qpe.value)
-    noc_cfg = _noc_config(cfg)
+    noc_cfg = noc_config(cfg.noc, "shortest")
     gateway = tuple(cfg.board.gateway_qpe)
     for c in range(n_chips):
         Component(engine, f"chip{c}.periphery", cfg.chip.periphery_power.value)
@@ -483,17 +484,6 @@ def build_spinnaker2(
         system.cores.append(Core(engine, name, core_cfg, handlers[i], system.nocs[chip],
                                sites[k // per_qpe], sram, dma))
     return system
-
-
-def _noc_config(cfg: Spinnaker2Config) -> NocConfig:
-    n = cfg.noc
-    return NocConfig(
-        clock_hz=int(n.clock.value), routing="shortest",
-        router_latency_cycles=int(n.router_latency.value), link_width_bits=int(n.link_width.value),
-        header_bits=int(n.header_bits.value), max_payload_bits=int(n.max_payload_bits.value),
-        inject_energy_pj=n.inject_energy.value, hop_energy_pj=n.hop_energy.value,
-        hop_energy_per_bit_pj=n.hop_energy_per_bit.value,
-    )
 
 
 def _board_config(cfg: Spinnaker2Config) -> NocConfig:

@@ -221,15 +221,22 @@ def weight_bytes(
     value_bytes: int = 4, index_bytes: int = 4, pointer_bytes: int = 4,
 ) -> int:
     """Bytes of a core's W and R slices in CSR (two matrices) in the given layout."""
+    return sum(csr_footprint_bytes(nnz, n, value_bytes, index_bytes, pointer_bytes)
+               for nnz, n in csr_shapes(part, layers, layout))
+
+
+def csr_shapes(part: CorePart, layers: list[EgruLayer], layout: Layout = "column"
+               ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``(stored non-zeros, offsets)`` of the core's W and R slices in the given layout:
+    ``"column"`` has one offset per input column, ``"row"`` one per stored row."""
     layer = layers[part.layer]
     if layout == "column":
-        lines = (layer.inputs, layer.hidden)  # one offset per input column
+        lines = (layer.inputs, layer.hidden)
     elif layout == "row":
-        lines = (3 * len(part.neurons),) * 2  # one offset per stored row
+        lines = (3 * len(part.neurons),) * 2
     else:
         raise ValueError(f"unknown layout {layout!r}; choose from {LAYOUTS}")
-    return sum(csr_footprint_bytes(nnz, n, value_bytes, index_bytes, pointer_bytes)
-               for nnz, n in zip((part.w_nnz, part.r_nnz), lines, strict=True))
+    return (part.w_nnz, lines[0]), (part.r_nnz, lines[1])
 
 
 def variable_bytes(part: CorePart, value_bytes: int = 4, input_buffer_bytes: int = 0) -> int:

@@ -19,6 +19,7 @@ from workloads.egru_partition import (
     CorePart,
     Layout,
     Partition,
+    csr_shapes,
 )
 
 #: bytes of one embedding chunk moved by DMA (two such buffers per layer-0 core)
@@ -36,16 +37,9 @@ class EgruMap:
 
 def weight_bytes(core: CorePart, part: Partition, cost: CoreCostModel,
                  layout: Layout = "column") -> int:
-    """Bytes of the core's W and R slices in CSR (column: one offset per input column; row:
-    one per stored row)."""
-    layer = part.layers[core.layer]
-    if layout == "column":
-        lines = (layer.inputs, layer.hidden)
-    elif layout == "row":
-        lines = (3 * len(core.neurons),) * 2
-    else:
-        raise ValueError(f"unknown layout {layout!r}; choose from column, row")
-    return cost.csr_bytes(core.w_nnz, lines[0]) + cost.csr_bytes(core.r_nnz, lines[1])
+    """Bytes of the core's W and R slices in CSR, in the chip's value and index formats."""
+    return sum(cost.csr_bytes(nnz, offsets)
+               for nnz, offsets in csr_shapes(core, part.layers, layout))
 
 
 def regions(core: CorePart, part: Partition, cost: CoreCostModel, streams_input: bool,

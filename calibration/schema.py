@@ -16,6 +16,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ASSUMPTION = "assumption:"
+#: Bytes in a published "KB" or "kB", in every source alike: memory sizes in the sources are
+#: binary (SpiNNaker2's "128 kB in 4 banks of 32 kB" is 4 x 32,768 B), and Nazeer et al.'s
+#: Table I lists its usages (17.9 KB program, 5 KB debug, 88.3 KB weights) beside the "32 KB
+#: instruction, 96 KB data" that those banks are. Values are stored in bytes (unit ``B``) or
+#: marked ``KiB``. See docs/hardware.md, "Units".
+KB_BYTES = 1024
 
 
 class CalibrationError(ValueError):

@@ -24,6 +24,12 @@ layer's size equals the embedding dimension. Paper sizes: embedding 750, layers 
 
 Weights are stored as ``(out, in)`` matrices (``W``: 3H x I, ``R``: 3H x H), the row layout a
 chip stores in CSR; the reference code stores their transposes (:meth:`EGRULM.from_evnn`).
+
+State between calls (:data:`StateCarry`): by default a call continues from both the last events
+``y`` and the cell state ``h`` of the previous call, so a sequence split into calls gives the same
+result as one call (what a chip does: it keeps every unit's state from step to step). The
+reference code carries only ``y`` (``EGRU.forward`` takes ``y_0`` as its state and starts ``h``
+at 0); ``carry="y_only"`` does that.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -77,6 +84,31 @@ class CellState:
     h: Tensor
 
 
+#: What a call takes over from the ``state`` it is given (the previous call's final state):
+#:
+#: - ``"y_and_h"`` (default): the events ``y`` and the cell state ``h``: calls compose, so
+#:   splitting a sequence into calls changes nothing (a chip keeps ``h`` in memory between
+#:   steps, and traces run one step per call);
+#: - ``"y_only"``: the events ``y`` only; ``h`` restarts at 0 on every call, as in the EvNN
+#:   reference (``EGRUScript``/``egru_forward`` start ``h`` at zeros with ``y[0] = y_0``, and its
+#:   LM passes the last ``y`` as the next call's state). Its training and evaluation run calls
+#:   of about 70 tokens (``--bptt 70``), so numbers measured with it restart ``h`` that often.
+StateCarry = Literal["y_and_h", "y_only"]
+STATE_CARRY_CHOICES: tuple[str, ...] = get_args(StateCarry)
+
+
+def carried(state: CellState, carry: StateCarry) -> CellState:
+    """The state a call starts from, given the previous call's final ``state``."""
+    check_carry(carry)
+    return state if carry == "y_and_h" else CellState(y=state.y, h=torch.zeros_like(state.h))
+
+
+def check_carry(carry: str) -> None:
+    """Refuse an unknown convention early (a typo would otherwise silently mean y_only)."""
+    if carry not in STATE_CARRY_CHOICES:
+        raise ValueError(f"carry must be one of {STATE_CARRY_CHOICES}, got {carry!r}")
+
+
 class EGRUCell(nn.Module):
     """One EGRU layer: W (3H x I), R (3H x H), biases, per-unit thresholds."""
 
@@ -111,12 +143,15 @@ class EGRUCell(nn.Module):
         return y, o, CellState(y=y, h=c - o * self.thr)
 
     def forward(
-        self, x: Tensor, state: CellState | None = None
+        self, x: Tensor, state: CellState | None = None, carry: StateCarry = "y_and_h"
     ) -> tuple[Tensor, Tensor, CellState]:
-        """x: (batch, time, input_size) -> y, o: (batch, time, hidden), final state."""
+        """x: (batch, time, input_size) -> y, o: (batch, time, hidden), final state (full:
+        ``y`` and ``h``). ``state``: the previous call's final state, of which ``carry`` says
+        what this call takes over; None: from rest (both zero)."""
+        check_carry(carry)
         with torch.no_grad():
             self.thr.clamp_(0.0, 1.0)
-        state = state or self.initial_state(x.shape[0])
+        state = self.initial_state(x.shape[0]) if state is None else carried(state, carry)
         ys, os_ = [], []
         # all input products at once; unbind (not indexing) keeps the backward pass cheap
         for ax in F.linear(x, self.W, self.b_x).unbind(1):
@@ -148,12 +183,14 @@ class EGRULM(nn.Module):
         self.layers = nn.ModuleList(EGRUCell(i, h, cfg) for i, h in cfg.layer_shapes())
         self.decoder_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
 
-    def forward(self, tokens: Tensor, state: list[CellState] | None = None) -> LMOutput:
-        """tokens: (batch, time) int64."""
+    def forward(self, tokens: Tensor, state: list[CellState] | None = None,
+                carry: StateCarry = "y_and_h") -> LMOutput:
+        """tokens: (batch, time) int64; ``state``: the previous call's, of which every layer
+        takes over what ``carry`` says (:data:`StateCarry`)."""
         x = emb = self.embedding(tokens)
         new_state, ys, os_ = [], [], []
         for i, layer in enumerate(self.layers):
-            x, o, s = layer(x, None if state is None else state[i])
+            x, o, s = layer(x, None if state is None else state[i], carry)
             ys.append(x)
             os_.append(o)
             new_state.append(s)

@@ -2,11 +2,13 @@
 
 Method of Knunyants et al., "Explore Activation Sparsity in Recurrent LLMs for Energy-Efficient
 Neuromorphic Computing" (arXiv 2501.16337, AICAS 2025; code github ERNIS-LAB/LLM-activation-
-sparsity). A HardShrink ``y = x * (|x| > theta)``, one scalar ``theta`` per site, sits before the
-input of each of the seven linear layers of every block. Thresholds are found without training:
+sparsity, ``RWKV-LM/RWKV-v4neo/experiment.py``, the final version). A HardShrink
+``y = x * (|x| > theta)``, one scalar ``theta`` per site, sits before the input of each of the
+seven linear layers of every block. Thresholds are found without training:
 
-- on a small initialisation set, for each candidate kept fraction ``p`` (0.9, 0.8, ..., 0.1) the
-  threshold is the mean over tokens of the per-token quantile of ``|x|`` at ``1 - p``;
+- on a small initialisation set, the activations of a site are recorded with every threshold
+  chosen so far in place; for each candidate kept fraction ``p`` (0.9, 0.8, ..., 0.1) the
+  threshold is the mean of the per-token quantile of ``|x|`` at ``1 - p``;
 - block by block (first to last), site by site in the order att.key, att.receptance, att.value,
   att.output, ffn.receptance, ffn.key, ffn.value, a lower ``p`` is accepted while
   ``loss_new / loss_accepted < loss_inc`` (published: 1.0005 for RWKV); the accepted loss is the
@@ -15,11 +17,19 @@ input of each of the seven linear layers of every block. Thresholds are found wi
   that site in earlier blocks, scanning down while accepted, or up until accepted (the published
   code's rule, which cut the number of inferences about 3x). It can be turned off.
 
-Difference from the public code, deliberately: that code searches with Top-K (exact kept count
-per token) and converts to thresholds afterwards; here every candidate is evaluated with the
-threshold itself, so the accepted loss is the loss of what is deployed. Activations of a site are
-recorded (one pass of its block) with all thresholds accepted so far in place, as the public
-code's final Top-K-to-threshold conversion also sees them.
+Where this differs from the authors' final code (docs/rwkv-workload.md has the details):
+
+- a site where no candidate is accepted stays dense here (``rejected_site="dense"``); the
+  authors' code deploys the first candidate (0.9) there anyway and keeps the previous accepted
+  loss as the base of the next site: ``rejected_site="first_candidate_keep_base"`` does that;
+- the threshold of a candidate is averaged over all tokens of the initialisation set here; the
+  authors' code averages per batch (a running mean of per-batch means), which weighs the tokens
+  of a short last batch more. The two agree when every batch holds as many windows (the
+  defaults: 32 windows, one batch of 32).
+
+An older script of the same repository (``iterative_init.py``, removed by the final commit)
+searched with Top-K (an exact kept count per token); the final code, followed here, evaluates
+every candidate with its threshold, so the accepted loss is the loss of what is deployed.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, get_args
 
 import torch
 import torch.nn.functional as F
@@ -151,6 +161,21 @@ def quantile_thresholds(x: Tensor, kept: Sequence[float]) -> list[float]:
 
 
 # -- the search ------------------------------------------------------------------------------------
+#: What a site gets when every candidate kept fraction it tried was rejected:
+#:
+#: - ``"dense"`` (nmsim's default): no threshold; the accepted loss stays what it was, so the
+#:   deployed thresholds always give the accepted loss and the final loss stays within
+#:   ``loss_inc ** sites`` of the dense loss;
+#: - ``"first_candidate_keep_base"`` (the authors' final ``experiment.py``): the threshold of the
+#:   first candidate (``candidates[0]``, 0.9) is deployed anyway, its kept fraction enters the
+#:   warm-start history, and the next site is compared with the loss accepted *before* this
+#:   site (a base without this site's loss increase, though the model now has it). Once a site
+#:   is rejected, every later candidate carries that increase against the old base, so later
+#:   sites tend to be rejected too and get the first candidate as well.
+RejectedSite = Literal["dense", "first_candidate_keep_base"]
+REJECTED_SITE_CHOICES: tuple[str, ...] = get_args(RejectedSite)
+
+
 @dataclass
 class Trial:
     kept: float
@@ -165,7 +190,10 @@ class SiteSearch:
     start: float | None  # warm-start kept fraction, None for a scan from the top
     kept: float  # chosen kept fraction (1.0: left dense)
     threshold: float
-    loss: float  # accepted loss after this site
+    loss: float  # accepted loss after this site: the base the next site is compared with
+    deployed_loss: float  # loss with the thresholds as deployed after this site (= loss,
+    #                       except after a rejection with "first_candidate_keep_base")
+    rejected: bool = False  # no candidate was accepted
     trials: list[Trial] = field(default_factory=list)
 
 
@@ -174,16 +202,33 @@ class SearchResult:
     thresholds: dict[str, float]
     kept: dict[str, float]
     base_loss: float
-    final_loss: float
+    final_loss: float  # loss on the initialisation set with the deployed thresholds
     loss_inc: float
     warm_start: bool
     candidates: list[float]
     inferences: int  # loss evaluations on the initialisation set (the base loss included)
     recording_passes: int  # one pass of one block per site, to record its activations
     sites: list[SiteSearch]
+    rejected_site: str = "dense"
+
+    @property
+    def rejected_sites(self) -> list[str]:
+        """Sites where no candidate was accepted (where the two ``rejected_site`` rules
+        differ; with none, both give the same thresholds)."""
+        return [s.site for s in self.sites if s.rejected]
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+class InitData(Protocol):
+    """What the search needs of the initialisation set (:class:`_InitSet` for a model)."""
+
+    def loss(self, site: SiteFn) -> float: ...
+
+    def record(self, name: str, site: SiteFn) -> Tensor: ...
+
+    def advance(self, site: SiteFn) -> None: ...
 
 
 class _InitSet:
@@ -243,7 +288,7 @@ def _warm_start(history: list[float]) -> float | None:
 
 def _scan(trial: Callable[[float], bool], cand: list[float], i0: int) -> None:
     """Try ``cand[i0]``; if accepted go on down the grid until a rejection, otherwise go up
-    until an acceptance (nothing accepted above the top: the site stays dense)."""
+    until an acceptance. Either way ``cand[0]`` has been tried when nothing was accepted."""
     if trial(cand[i0]):
         for p in cand[i0 + 1 :]:
             if not trial(p):
@@ -261,28 +306,48 @@ def search_thresholds(
     loss_inc: float = PUBLISHED_LOSS_INC,
     candidates: Sequence[float] = KEPT_FRACTIONS,
     warm_start: bool = True,
+    rejected_site: RejectedSite = "dense",
     batch_size: int = 32,
     progress: Callable[[str, float, int], None] | None = None,
 ) -> SearchResult:
     """The published threshold search on initialisation windows ``init`` (``(N, T + 1)``).
 
-    ``candidates`` must be decreasing kept fractions in (0, 1). ``progress(site, loss,
+    ``candidates`` must be decreasing kept fractions in (0, 1). ``rejected_site`` says what a
+    site gets when no candidate is accepted (:data:`RejectedSite`). ``progress(site, loss,
     inferences)`` is called after each site (the CLI drives a progress bar with it).
     """
+    return search(_InitSet(model, init, batch_size), model.cfg.n_layer, loss_inc=loss_inc,
+                  candidates=candidates, warm_start=warm_start, rejected_site=rejected_site,
+                  progress=progress)
+
+
+def search(
+    data: InitData,
+    n_layer: int,
+    *,
+    loss_inc: float = PUBLISHED_LOSS_INC,
+    candidates: Sequence[float] = KEPT_FRACTIONS,
+    warm_start: bool = True,
+    rejected_site: RejectedSite = "dense",
+    progress: Callable[[str, float, int], None] | None = None,
+) -> SearchResult:
+    """The search itself, on any :class:`InitData` (tests drive it with hand-made losses)."""
     cand = [float(p) for p in candidates]
     if not cand or any(not 0 < p < 1 for p in cand) or cand != sorted(cand, reverse=True):
         raise ValueError(f"candidates must be decreasing kept fractions in (0, 1), got {cand}")
     if loss_inc <= 1.0:
         raise ValueError(f"loss_inc must be > 1, got {loss_inc}")
+    if rejected_site not in REJECTED_SITE_CHOICES:
+        raise ValueError(f"rejected_site must be one of {REJECTED_SITE_CHOICES}, "
+                         f"got {rejected_site!r}")
     th = Thresholds()
-    data = _InitSet(model, init, batch_size)
     inferences = recordings = 0
-    base = data.loss(th)
+    base = deployed = data.loss(th)
     inferences += 1
     first = base
     history: dict[str, list[float]] = {}
     sites: list[SiteSearch] = []
-    for b in range(model.cfg.n_layer):
+    for b in range(n_layer):
         for suffix in SEARCH_ORDER:
             name = f"blocks.{b}.{suffix}"
             thetas = dict(zip(cand, quantile_thresholds(data.record(name, th), cand), strict=True))
@@ -300,30 +365,37 @@ def search_thresholds(
             _scan(trial, cand, cand.index(start) if start is not None else 0)
             inferences += len(trials)
             ok = [t for t in trials if t.accepted]
-            best = min(ok, key=lambda t: t.kept) if ok else None
-            if best is None:
-                th.values.pop(name)
-                kept, theta, base_new = 1.0, 0.0, base
-            else:
-                th.values[name] = best.threshold
-                kept, theta, base_new = best.kept, best.threshold, best.loss
-            base = base_new
+            if ok:
+                best = min(ok, key=lambda t: t.kept)
+                kept, theta, base = best.kept, best.threshold, best.loss
+                deployed = best.loss
+                th.values[name] = theta
+            elif rejected_site == "dense":
+                th.values.pop(name)  # the loss is the one before this site: base, deployed
+                kept, theta = 1.0, 0.0
+            else:  # the first candidate was tried (an upward scan ends there): deploy it
+                top = next(t for t in trials if t.kept == cand[0])
+                kept, theta, deployed = top.kept, top.threshold, top.loss
+                th.values[name] = theta
             history.setdefault(suffix, []).append(kept)
-            sites.append(SiteSearch(name, start, kept, theta, base, trials))
+            sites.append(SiteSearch(site=name, start=start, kept=kept, threshold=theta,
+                                    loss=base, deployed_loss=deployed, rejected=not ok,
+                                    trials=trials))
             if progress:
-                progress(name, base, inferences)
+                progress(name, deployed, inferences)
         data.advance(th)
     return SearchResult(
         thresholds=dict(th.values),
         kept={s.site: s.kept for s in sites},
         base_loss=first,
-        final_loss=base,
+        final_loss=deployed,
         loss_inc=loss_inc,
         warm_start=warm_start,
         candidates=cand,
         inferences=inferences,
         recording_passes=recordings,
         sites=sites,
+        rejected_site=rejected_site,
     )
 
 
@@ -382,12 +454,14 @@ def sparsify(
     loss_inc: float = PUBLISHED_LOSS_INC,
     candidates: Sequence[float] = KEPT_FRACTIONS,
     warm_start: bool = True,
+    rejected_site: RejectedSite = "dense",
     progress: Callable[[str, float, int], None] | None = None,
 ) -> ThresholdsFile:
     """Search thresholds on ``init`` and measure loss and sparsity, dense vs sparsified, on the
     held-out windows: everything a thresholds file records."""
     res = search_thresholds(model, init, loss_inc=loss_inc, candidates=candidates,
-                            warm_start=warm_start, progress=progress)
+                            warm_start=warm_start, rejected_site=rejected_site,
+                            progress=progress)
     th = Thresholds(res.thresholds)
     dense_loss, dense_sp = evaluate(model, heldout)
     sparse_loss, sparse_sp = evaluate(model, heldout, th)
@@ -402,6 +476,8 @@ def sparsify(
             "method": "Knunyants et al., arXiv 2501.16337 (training-free threshold search)",
             "loss_inc": loss_inc,
             "warm_start": warm_start,
+            "rejected_site": rejected_site,
+            "rejected_sites": res.rejected_sites,
             "candidates": res.candidates,
             "init_windows": int(init.shape[0]),
             "ctx_len": int(init.shape[1] - 1),
@@ -409,7 +485,9 @@ def sparsify(
             "recording_passes": res.recording_passes,
             "init_loss_dense": res.base_loss,
             "init_loss_sparse": res.final_loss,
-            "init_loss_bound": res.base_loss * loss_inc**n_sites,
+            # the bound holds only when a rejected site stays dense (see RejectedSite)
+            "init_loss_bound": (res.base_loss * loss_inc**n_sites
+                                if rejected_site == "dense" else None),
             "sites": [asdict(s) for s in res.sites],
         },
         evaluation={

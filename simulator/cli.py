@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulator.commands.plot",
     "simulator.commands.calibrate",
     "simulator.commands.egru_sweep",
+    "simulator.commands.validate",
 )
 
 

@@ -22,6 +22,7 @@ from simulator.timeline import Timeline
 
 if TYPE_CHECKING:
     from simulator.components.base import Component
+    from simulator.critical_path import CriticalPathRecorder
 
 
 class DeadlockError(RuntimeError):
@@ -45,6 +46,8 @@ class Engine:
         self.ledger = ledger if ledger is not None else Ledger()
         self.rng = np.random.default_rng(seed)
         self.timeline = timeline
+        #: the critical-path recorder, if one is attached (``CriticalPathRecorder.attach``)
+        self.critical: CriticalPathRecorder | None = None
         self.components: dict[str, Component] = {}
         self._static_charged_until = 0
 

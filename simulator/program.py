@@ -6,13 +6,14 @@ completion, a start message), each item typed by the program's own message class
 Work is spent with :meth:`Program.spend` only: it keeps the core busy for the work's cycles
 (one SimPy event however many MACs it holds) and counts the charge, which :meth:`settle`
 writes to the ledger once per (core, work, tags) after the run: the same totals as charging
-every time, without a ledger update per event.
+every time, without a ledger update per event. :meth:`Program.milestone` marks the ends of
+the chains a critical-path recording explains (:mod:`simulator.critical_path`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Generator, Hashable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,7 +63,19 @@ class Program:
         """Charge ``times`` runs of ``work`` to ``core`` and keep it busy for them (or for
         ``at_least`` cycles, e.g. while a packet train's tail arrives): ``yield`` the result."""
         self.count(core, work, tags, times)
-        return core.busy(max(work.cycles * times, at_least), label or work.label)
+        event = core.busy(max(work.cycles * times, at_least), label or work.label)
+        critical = self.engine.critical
+        if critical is not None:
+            critical.spent(event, work, times, tags, label or work.label)
+        return event
+
+    def milestone(self, core: Core, key: Hashable) -> None:
+        """Mark that the handler now running on ``core`` completes ``key`` (e.g.
+        ``("time_mix", t)``): the end of a chain ``run.critical.chain(key)`` explains
+        (:mod:`simulator.critical_path`). Nothing happens unless the path is recorded."""
+        critical = self.engine.critical
+        if critical is not None:
+            critical.milestone(core, key)
 
     def count(self, core: Core, work: Work, tags: Tags = (), times: int = 1) -> None:
         """Charge without spending time (work that overlaps other work)."""

@@ -94,9 +94,34 @@ class RwkvProvenance(ChipProvenance):
 Summary = dict[str, dict[str, Figure]]
 
 
+class CriticalPath(_Model):
+    """The chain of dependent events that sets a sub-block's latency, per token (averaged):
+    its time by category and by component (roles of the mapping, ``noc`` for transit), and
+    how many handler invocations (steps) it passes through."""
+
+    latency_s: float
+    cycles: float
+    steps: float
+    by_category: dict[str, float]  # seconds per token
+    by_component: dict[str, float]  # seconds per token
+
+
+class ChainSegment(_Model):
+    """One stretch of a critical path (the first token of the sparse run), for the plot."""
+
+    sub_block: str
+    component: str  # role of the core, or "noc"
+    kind: str  # busy, wait, network, idle
+    label: str
+    start_s: float  # from the sub-block's start
+    end_s: float
+    category: str  # the category holding most of its time
+
+
 class RwkvTokenResult(_Model):
     """``nmsim rwkv-token``: per run (dense, sparse), per sub-block and ``block``, per
-    category and ``total``: energy, latency and cycles per token; ratios; breakdown rows."""
+    category and ``total``: energy, latency and cycles per token; ratios; breakdown rows;
+    the critical path of each sub-block."""
 
     dense: Summary
     sparse: Summary
@@ -104,6 +129,8 @@ class RwkvTokenResult(_Model):
     breakdown: list[BreakdownRow]
     mapping: BlockMappingSummary
     provenance: RwkvProvenance
+    critical_path: dict[str, dict[str, CriticalPath]]  # mode -> sub-block
+    critical_chain: list[ChainSegment]
 
     @model_validator(mode="after")
     def _complete(self) -> RwkvTokenResult:

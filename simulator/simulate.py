@@ -4,7 +4,8 @@ As Timeloop evaluates a mapping of a workload on an architecture, every job is a
 of these four inputs and this call: build the chip's system for the mapping's cores, load what
 each core holds (the memory check), run the program's event handlers to the end, settle the
 charges, and check that every packet sent was delivered. The :class:`Run` keeps the ledger,
-the simulated time, the memory fits and the program's own report.
+the simulated time, the memory fits, the program's own report and, when asked for, the
+critical-path recorder (:mod:`simulator.critical_path`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from simulator.critical_path import CriticalPathRecorder
 from simulator.mapping import fold_component
 
 if TYPE_CHECKING:
@@ -52,6 +54,11 @@ class Run:
         return self.system.engine.now
 
     @property
+    def critical(self) -> CriticalPathRecorder | None:
+        """The critical-path recorder (``simulate(..., critical_path=True)``), else None."""
+        return self.system.engine.critical
+
+    @property
     def fits_memory(self) -> bool:
         return all(f.fits for f in self.fits)
 
@@ -64,10 +71,13 @@ class Run:
 
 def simulate(workload: Any, mapping: Mapping, program: ProgramFactory, chip: Chip, *,
              memory: Literal["allocate", "check"] = "allocate",
-             timeline: Timeline | None = None, record_deliveries: bool = False) -> Run:
+             timeline: Timeline | None = None, record_deliveries: bool = False,
+             critical_path: bool = False) -> Run:
     """Run ``program(system, mapping, workload)`` on a fresh system of ``chip``.
     ``memory="allocate"`` fails at the first core that does not fit; ``"check"`` records
-    every core's fit and simulates anyway ("what if it fitted")."""
+    every core's fit and simulates anyway ("what if it fitted"). ``critical_path`` records
+    the nodes and segments that ``run.critical.chain(key)`` walks back from the program's
+    milestones (:meth:`Program.milestone`)."""
     box: list[Program] = []
 
     def handler(core, item):
@@ -75,6 +85,8 @@ def simulate(workload: Any, mapping: Mapping, program: ProgramFactory, chip: Chi
 
     system = chip.build(mapping.n_cores, handler, timeline=timeline,
                         record_deliveries=record_deliveries)
+    if critical_path:
+        CriticalPathRecorder(system.engine).attach(system.cores)
     fits = mapping.load(system, check_only=memory == "check")
     prog = program(system, mapping, workload)
     box.append(prog)

@@ -18,6 +18,7 @@ from models.egru import (
     EGRUConfig,
     SpikeFunction,
     load_egru,
+    load_tiny_egru,
     save_egru,
 )
 from models.pruning import MagnitudePruner, cubic_schedule, iterative_prune
@@ -100,6 +101,87 @@ def test_lm_forward_shapes_and_tied_decoder():
         m.numel() for m in model.weight_matrices().values())
     with pytest.raises(ValueError, match="tied"):
         EGRUConfig(vocab_size=5, embedding_dim=4, layers=(8, 5))
+
+
+def evnn_script(x: torch.Tensor, y0: torch.Tensor, cell: EGRUCell
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One call of the EvNN reference layer, transliterated from ``EGRUScript`` (github
+    Efficient-Scalable-Machine-Learning/EvNN, ``frameworks/pytorch/egru.py``, Apache-2.0; eval
+    mode, no zoneout), with its weight layout (kernels are our matrices transposed). x: (T, B,
+    I); the call's state is ``y0`` alone: ``h = [zeros_like(h0)]``, ``y = [h0]``. Returns the
+    events y and the states h of every step, (T, B, H) each."""
+    kernel, recurrent_kernel = cell.W.T, cell.R.T
+    h, y = [torch.zeros_like(y0)], [y0]
+    wx = x @ kernel + cell.b_x
+    for t in range(x.shape[0]):
+        rh = y[t] @ recurrent_kernel + cell.b_r
+        vx, vh = torch.chunk(wx[t], 3, 1), torch.chunk(rh, 3, 1)
+        z = torch.sigmoid(vx[0] + vh[0])
+        r = torch.sigmoid(vx[1] + vh[1])
+        g = torch.tanh(vx[2] + r * vh[2])
+        cur_h = z * h[t] + (1 - z) * g
+        event = torch.heaviside(cur_h - cell.thr, cur_h - cell.thr)
+        h.append(cur_h - event * cell.thr)
+        y.append(event * cur_h)
+    return torch.stack(y[1:]), torch.stack(h[1:])
+
+
+@pytest.fixture(scope="module")
+def tiny_layer0() -> tuple[EGRUCell, torch.Tensor]:
+    """Layer 0 of the shipped tiny EGRU (float64) and its input for 60 held-out characters."""
+    from models.egru import encode_chars
+    from models.text import load_corpus, split_corpus
+
+    model, vocab, _ = load_tiny_egru()
+    model = model.double()
+    tokens = encode_chars(split_corpus(load_corpus())[1][:60], vocab)
+    with torch.no_grad():
+        x = model.embedding(tokens[None])
+    return model.layers[0], x
+
+
+@torch.no_grad()
+def test_y_only_carry_restarts_h_between_calls_as_the_reference_does(tiny_layer0):
+    cell, x = tiny_layer0
+    y60, _, s60 = cell(x)
+    ref_y, ref_h = evnn_script(x.transpose(0, 1), torch.zeros(1, cell.hidden, dtype=x.dtype), cell)
+    assert torch.allclose(y60[0], ref_y[:, 0], atol=1e-12)  # one call: the same either way
+    assert torch.allclose(s60.h, ref_h[-1], atol=1e-12)
+    # two calls of 30: the reference passes the last y on and starts h at 0 again
+    ya, _, sa = cell(x[:, :30])
+    yb, _, sb = cell(x[:, 30:], sa, carry="y_only")
+    ra_y, _ = evnn_script(x[:, :30].transpose(0, 1), torch.zeros_like(sa.y), cell)
+    rb_y, rb_h = evnn_script(x[:, 30:].transpose(0, 1), ra_y[-1], cell)
+    assert torch.allclose(yb[0], rb_y[:, 0], atol=1e-12)
+    assert torch.allclose(sb.h, rb_h[-1], atol=1e-12) and torch.equal(sb.y, yb[:, -1])
+    # ... which is not the 60-step sequence: restarting h changes the second half
+    assert not torch.allclose(yb, y60[:, 30:], atol=1e-6)
+    _, _, first = cell(x[:, 30:31], sa, carry="y_only")
+    _, _, cont = cell(x[:, 30:31], sa)
+    assert not torch.allclose(first.h, cont.h)
+
+
+@torch.no_grad()
+def test_y_and_h_carry_makes_split_calls_equal_one_call(tiny_layer0):
+    cell, x = tiny_layer0
+    y60, o60, s60 = cell(x)
+    ya, oa, sa = cell(x[:, :30])
+    yb, ob, sb = cell(x[:, 30:], sa)  # default: carry="y_and_h"
+    assert torch.equal(torch.cat([oa, ob], 1), o60)  # the same events, at the same steps
+    assert torch.allclose(torch.cat([ya, yb], 1), y60, rtol=0, atol=1e-13)
+    assert torch.allclose(sb.h, s60.h, rtol=0, atol=1e-13) and torch.equal(sb.y, s60.y)
+    # the whole language model too, with the three layers' states
+    model, vocab, _ = load_tiny_egru()
+    model = model.double()
+    tokens = torch.arange(60)[None] % model.cfg.vocab_size
+    whole = model(tokens)
+    a = model(tokens[:, :30])
+    b = model(tokens[:, 30:], a.state, carry="y_and_h")
+    assert torch.allclose(torch.cat([a.logits, b.logits], 1), whole.logits, rtol=0, atol=1e-12)
+    for ya, yb, y in zip(a.ys, b.ys, whole.ys, strict=True):
+        assert torch.equal(torch.cat([ya, yb], 1) != 0, y != 0)
+    with pytest.raises(ValueError, match="carry"):
+        model(tokens, a.state, carry="h_only")
 
 
 @pytest.mark.parametrize("scope", ["global", "per_matrix"])

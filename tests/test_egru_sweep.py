@@ -153,8 +153,9 @@ def test_memory_check_matches_a_hand_calculation(two_layers):
     part = partition(layers_from_trace(trace), 2, "equal", "equal")  # one PE per layer
     assert [c.w_nnz for c in part.cores] == [1536, 6144]
     assert [c.r_nnz for c in part.cores] == [3072, 12288]
-    # Every PE: program 17,900 B (Table I, 17.9 KB) in the 32 KiB program bank; data banks
-    # 3 x 32,768 = 98,304 B hold stack/debug 5,000 B (Table I), the weights and the variables.
+    # Every PE: program 18,330 B (Table I, 17.9 KB of 1024 B; 18,332 B in whole words) in the
+    # 32 KiB program bank; data banks 3 x 32,768 = 98,304 B hold stack/debug 5,120 B (Table I,
+    # 5 KB), the weights and the variables.
     # Weights in the sweep's column layout: per matrix NZ values + NZ row indices + one offset
     # per input column and one more, 4 B each: 4 * (2 NZ + n_in + 1).
     pe0_weights = 4 * (2 * 1536 + 32 + 1) + 4 * (2 * 3072 + 64 + 1)  # 12,420 + 24,836
@@ -164,20 +165,20 @@ def test_memory_check_matches_a_hand_calculation(two_layers):
     # layer 0 two 1,024 B buffers for the embedding streamed from LPDDR4.
     pe0_vars = 64 * 16 * 4 + 2 * 1024  # 6,144
     pe1_vars = 128 * 16 * 4  # 8,192
-    pe0_data = 5000 + pe0_weights + pe0_vars  # 48,400: fits
-    pe1_data = 5000 + pe1_weights + pe1_vars  # 161,424: 63,120 B too many
-    assert (pe0_data, pe1_data) == (48400, 161424)
+    pe0_data = 5120 + pe0_weights + pe0_vars  # 48,520: fits
+    pe1_data = 5120 + pe1_weights + pe1_vars  # 161,544: 63,240 B too many
+    assert (pe0_data, pe1_data) == (48520, 161544)
 
     fits = _fits(part)
     assert [f.pe for f in fits] == ["pe0", "pe1"]
-    assert [f.program_bytes for f in fits] == [17900, 17900]
+    assert [f.program_bytes for f in fits] == [18332, 18332]
     assert [f.program_capacity for f in fits] == [32768, 32768]
     assert [f.data_capacity for f in fits] == [98304, 98304]
-    assert fits[0].data == {"stack_debug": 5000, "weights": 37256, "variables": 6144}
-    assert fits[1].data == {"stack_debug": 5000, "weights": 148232, "variables": 8192}
-    assert [f.data_bytes for f in fits] == [48400, 161424]
+    assert fits[0].data == {"stack_debug": 5120, "weights": 37256, "variables": 6144}
+    assert fits[1].data == {"stack_debug": 5120, "weights": 148232, "variables": 8192}
+    assert [f.data_bytes for f in fits] == [48520, 161544]
     assert fits[0].fits and not fits[1].fits
-    assert fits[1].missing == 161424 - 98304 == 63120
+    assert fits[1].missing == 161544 - 98304 == 63240
 
     # the paper's Table I layout, row-major CSR: 2 NZ + N_rows + 1 words of 4 B per matrix
     row = _fits(part, "row")
@@ -200,7 +201,7 @@ def test_fit_of_a_split_layer_is_counted_from_its_rows(two_layers):
         nz_w, nz_r = w[rows].nnz, r[rows].nnz
         assert nz_w + nz_r == core.w_nnz + core.r_nnz
         weights = 4 * (2 * nz_w + 64 + 1) + 4 * (2 * nz_r + 128 + 1)
-        assert fit.data == {"stack_debug": 5000, "weights": weights, "variables": 64 * 16 * 4}
+        assert fit.data == {"stack_debug": 5120, "weights": weights, "variables": 64 * 16 * 4}
         assert weight_bytes(core, layers) == weights
         assert mapped_weight_bytes(core, part, cost) == weights
         assert fit.fits
@@ -212,8 +213,8 @@ def test_infeasible_point_names_the_pe_and_the_bytes(two_layers):
     row = run_point(PointSpec(pes=2, layer_split="equal", trace=path))  # steps=8 requested
     assert row["steps"] == 2  # ...but the saved trace has 2, and 2 were simulated
     assert row["fits"] is False
-    assert (row["overflow_pe"], row["overflow_bytes"], row["overflowing_pes"]) == ("pe1", 63120, 1)
-    assert (row["max_pe"], row["max_pe_bytes"], row["capacity_bytes"]) == ("pe1", 161424, 98304)
+    assert (row["overflow_pe"], row["overflow_bytes"], row["overflowing_pes"]) == ("pe1", 63240, 1)
+    assert (row["max_pe"], row["max_pe_bytes"], row["capacity_bytes"]) == ("pe1", 161544, 98304)
     assert row["max_weight_bytes"] == 148232 and row["max_weight_bytes_row_major"] == 150536
     assert row["latency_s"] > 0  # simulated all the same, as "what if it fitted"
     ok = run_point(PointSpec(pes=3, layer_split="equal", trace=path, steps=2))

@@ -269,6 +269,48 @@ def test_cli_help_and_tiny_runs(tmp_path, capsys):
     assert "activities must lie in [0, 1]" in capsys.readouterr().err
 
 
+def test_trace_state_carry_between_calls(tmp_path, capsys):
+    """Default: one continuous sequence, whatever the call length. ``y_only`` with calls of 5
+    tokens records what the model computes in calls of 5 that pass only y on (the EvNN
+    reference's convention)."""
+    from models.egru import STATE_CARRY_CHOICES
+    from simulator.commands.trace_egru import STATE_CARRY_CHOICES as shown
+
+    assert shown == STATE_CARRY_CHOICES  # the CLI's copy (its --help does not import torch)
+    model, _, _ = load_tiny_egru()
+    model = model.double()
+    tokens = torch.arange(12) % model.cfg.vocab_size
+    one = egru_trace_from_model(model, tokens)
+    assert (one.meta.extra["state_carry"], one.meta.extra["call_steps"]) == ("y_and_h", None)
+    calls = egru_trace_from_model(model, tokens, call_steps=5)
+    ref = egru_trace_from_model(model, tokens, carry="y_only", call_steps=5)
+    assert ref.meta.extra["state_carry"] == "y_only" and ref.meta.extra["call_steps"] == 5
+    with torch.no_grad():
+        state, ys = None, []
+        for a in range(0, 12, 5):
+            out = model(tokens[None, a : a + 5], state, carry="y_only")
+            state = out.state
+            ys.append(out.ys[2][0])
+    last = torch.cat(ys).numpy()
+    for t in range(12):
+        idx, val = ref.events["layer2.y"].step(t)
+        assert np.array_equal(idx, np.flatnonzero(last[t]))
+        np.testing.assert_array_equal(val, last[t][idx].astype(np.float32))
+        for site in one.events:
+            assert np.array_equal(calls.events[site].step(t)[0], one.events[site].step(t)[0])
+    differs = [t for t in range(12)
+               if not np.array_equal(ref.events["layer0.R"].step(t)[0],
+                                     one.events["layer0.R"].step(t)[0])]
+    assert differs and min(differs) > 5  # the first call is the same; then h restarts
+    with pytest.raises(ValueError, match="call_steps"):
+        egru_trace_from_model(model, tokens, call_steps=0)
+    out = tmp_path / "ref.npz"
+    assert main(["trace", "egru", "--steps", "6", "--carry", "y_only", "--call-steps", "3",
+                 "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert Trace.load(out).meta.extra["call_steps"] == 3
+
+
 def test_model_trace_rejects_bad_tokens():
     model, _, _ = load_tiny_egru()
     with pytest.raises(ValueError, match="token ids"):

@@ -1,5 +1,9 @@
+import itertools
+
 import networkx as nx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from simulator.components import Core, CoreConfig, Noc, mesh_graph
 from simulator.engine import Engine
@@ -140,3 +144,29 @@ def test_train_needs_a_packet(noc_config):
     _, noc, _ = make_noc(noc_config)
     with pytest.raises(ValueError, match="count >= 1"):
         noc.send("c00", ["c21"], payload_bits=32, count=0)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(w=st.integers(1, 7), h=st.integers(1, 7), data=st.data())
+def test_xy_multicast_tree_is_the_union_of_the_routes(noc_config, w, h, data):
+    """The fast XY tree builder gives exactly the union of the routes, children in the order
+    the routes first take them (the order fixes the order of simultaneous hop events)."""
+    _, noc, _ = make_noc(noc_config, w, h)
+    nodes = [(x, y) for x in range(w) for y in range(h)]
+    src = data.draw(st.sampled_from(nodes))
+    dsts = frozenset(data.draw(st.lists(st.sampled_from(nodes), min_size=1, max_size=12)))
+    union: dict = {}
+    for d in sorted(dsts, key=repr):
+        for a, b in itertools.pairwise(noc.route(src, d)):
+            kids = union.setdefault(a, [])
+            if b not in kids:
+                kids.append(b)
+    assert noc.tree(src, dsts) == {n: tuple(k) for n, k in union.items()}
+
+
+def test_xy_tree_through_a_hole_fails_clearly(noc_config):
+    eng = Engine(100_000_000)
+    noc = Noc(eng, "noc", noc_config, mesh_graph(3, 3, missing=[(1, 0)]))
+    with pytest.raises(ValueError, match="lacks"):
+        noc.tree((0, 0), frozenset({(2, 0)}))

@@ -72,6 +72,20 @@ def make_result() -> dict:
                   "ffn.value": {"cores": 1, "in_splits": 1, "out_splits": 1,
                                 "weight_bytes": 1024}},
     }
+    result["critical_path"] = {
+        mode: {sub: {"latency_s": 3e-6, "cycles": 300.0, "steps": 3.0,
+                     "by_category": {"computation": 2e-6, "communication": 1e-6},
+                     "by_component": {"att.key.tiles": 2e-6, "noc": 1e-6}}
+               for sub in ("time_mix", "channel_mix")}
+        for mode in ("dense", "sparse")}
+    result["critical_chain"] = [
+        {"sub_block": sub, "component": comp, "kind": kind, "label": label, "start_s": a,
+         "end_s": b, "category": cat}
+        for sub in ("time_mix", "channel_mix")
+        for comp, kind, label, a, b, cat in (
+            ("channel_owner", "busy", "layer_norm", 0.0, 1e-6, "computation"),
+            ("noc", "network", "network", 1e-6, 2e-6, "communication"),
+            ("att.key.tiles", "busy", "column", 2e-6, 3e-6, "memory"))]
     result["provenance"] = {
         "chip": "seneca", "chip_file": "calibration/seneca.yaml", "chip_sha256": "0" * 64,
         "chip_overrides": [], "chip_options": {}, "cost_sources": ["[Tang23] Table 8"],

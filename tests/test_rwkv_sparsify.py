@@ -4,6 +4,8 @@ and `nmsim sparsify rwkv`."""
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -13,6 +15,7 @@ from models.rwkv_sites import site_names
 from models.sparsify import (
     KEPT_FRACTIONS,
     PUBLISHED_LOSS_INC,
+    REJECTED_SITE_CHOICES,
     SEARCH_ORDER,
     Thresholds,
     ThresholdsFile,
@@ -23,6 +26,7 @@ from models.sparsify import (
     mac_weighted,
     quantile_thresholds,
     save_thresholds,
+    search,
     search_thresholds,
 )
 from models.text import load_corpus, split_corpus
@@ -134,6 +138,87 @@ def test_search_rejects_bad_settings(tiny):
         search_thresholds(model, init, candidates=[0.5, 0.9])
     with pytest.raises(ValueError, match="loss_inc"):
         search_thresholds(model, init, loss_inc=1.0)
+    with pytest.raises(ValueError, match="rejected_site"):
+        search_thresholds(model, init, rejected_site="keep")
+
+
+class HandMadeInit:
+    """One block whose every site input is ``|x|`` = 0, 0.001, ..., 1, so that the threshold of
+    kept fraction ``p`` is ``1 - p``, and whose loss is 1 times ``factor[site](theta)`` for
+    every site with a threshold (factor 1 where none is given)."""
+
+    def __init__(self, factor: dict[str, Callable[[float], float]]) -> None:
+        self.factor = factor
+
+    def record(self, name: str, site: Thresholds) -> torch.Tensor:
+        return torch.linspace(0.0, 1.0, 1001, dtype=torch.float64)[None]
+
+    def loss(self, site: Thresholds) -> float:
+        return math.prod(self.factor.get(n, lambda t: 1.0)(t) for n, t in site.values.items())
+
+    def advance(self, site: Thresholds) -> None:
+        pass
+
+
+def test_a_site_with_no_accepted_candidate_stays_dense_or_gets_the_first_candidate():
+    """att.key (searched first) raises the loss by 1% of its threshold: 0.1% already at kept
+    fraction 0.9, more than loss_inc = 1.0005 allows. The other six sites cost nothing."""
+    key = "blocks.0.att.key"
+    others = [f"blocks.0.{s}" for s in SEARCH_ORDER[1:]]
+
+    def run(rejected_site: str):
+        data = HandMadeInit({key: lambda t: 1.0 + 0.01 * t})
+        return search(data, 1, rejected_site=rejected_site)
+
+    dense = run("dense")  # nmsim: att.key left dense; the others go all the way down
+    assert dense.rejected_sites == [key]
+    assert dense.kept == {key: 1.0} | {n: 0.1 for n in others}
+    assert set(dense.thresholds) == set(others)
+    assert all(t == pytest.approx(0.9) for t in dense.thresholds.values())
+    assert [(s.loss, s.deployed_loss) for s in dense.sites] == [(1.0, 1.0)] * 7
+    assert dense.final_loss == 1.0
+    assert dense.inferences == 1 + 1 + 6 * 9  # base, the rejected 0.9, all nine elsewhere
+
+    orig = run("first_candidate_keep_base")  # the authors' code: 0.9 deployed, base kept at 1
+    assert orig.sites[0].rejected and orig.sites[0].kept == 0.9
+    assert orig.thresholds[key] == pytest.approx(0.1)
+    # every later candidate carries att.key's +0.1% against the kept base 1.0: all rejected
+    assert orig.rejected_sites == [key, *others]
+    assert orig.kept == {n: 0.9 for n in [key, *others]}
+    assert all(t == pytest.approx(0.1) for t in orig.thresholds.values())
+    assert all(s.loss == 1.0 for s in orig.sites)  # the stale base
+    assert all(s.deployed_loss == pytest.approx(1.001) for s in orig.sites)
+    assert orig.final_loss == pytest.approx(1.001)  # what the deployed thresholds give
+    assert orig.inferences == 1 + 7
+
+
+def test_rejected_site_rules_on_the_tiny_model(tiny):
+    """With a loss_inc that float noise decides, sites get rejected; each rule does what it
+    says there, and the deployed thresholds give the recorded final loss."""
+    model, init, _ = tiny
+    init = init[:2, :33]
+    res = {r: search_thresholds(model, init, loss_inc=1 + 1e-7, rejected_site=r)
+           for r in REJECTED_SITE_CHOICES}
+    for rule, r in res.items():
+        assert r.rejected_sites, rule
+        loss, _ = evaluate(model, init, Thresholds(r.thresholds))
+        assert loss == pytest.approx(r.final_loss, rel=1e-5), rule
+        base = r.base_loss
+        for s in r.sites:
+            top = next((t for t in s.trials if t.kept == KEPT_FRACTIONS[0]), None)
+            if not s.rejected:
+                assert s.loss == s.deployed_loss and s.site in r.thresholds
+            elif rule == "dense":
+                assert s.site not in r.thresholds and s.kept == 1.0
+                assert s.loss == s.deployed_loss == base
+            else:
+                assert r.thresholds[s.site] == top.threshold and s.kept == KEPT_FRACTIONS[0]
+                assert s.loss == base and s.deployed_loss == top.loss
+            base = s.loss
+    # identical up to the first rejection
+    first = min(res["dense"].sites.index(s) for s in res["dense"].sites if s.rejected)
+    assert [s.trials for s in res["dense"].sites[: first + 1]] == [
+        s.trials for s in res["first_candidate_keep_base"].sites[: first + 1]]
 
 
 def test_thresholds_file_roundtrip_and_errors(tmp_path, searched):
@@ -178,3 +263,19 @@ def test_cli_sparsify_writes_a_thresholds_file(tmp_path, capsys):
     assert "MAC-weighted sparsity" in capsys.readouterr().out
     rc = main(["sparsify", "rwkv", "--checkpoint", str(tmp_path / "absent.pth")])
     assert rc == 2 and "no such checkpoint" in capsys.readouterr().err
+
+
+def test_cli_rejected_site_option(tmp_path, capsys):
+    from simulator.commands import sparsify_rwkv
+
+    assert sparsify_rwkv.REJECTED_SITE_CHOICES == REJECTED_SITE_CHOICES  # --help has no torch
+    out = tmp_path / "th.json"
+    rc = main(["sparsify", "rwkv", "--out", str(out), "--init-windows", "2", "--ctx-len", "16",
+               "--eval-windows", "1", "--loss-inc", "1.0000001",
+               "--rejected-site", "first_candidate_keep_base"])
+    assert rc == 0
+    se = load_thresholds(out).search
+    assert se["rejected_site"] == "first_candidate_keep_base" and se["rejected_sites"]
+    assert se["init_loss_bound"] is None  # no bound once a rejected site is thresholded
+    text = capsys.readouterr().out
+    assert "no bound" in text and f"no candidate accepted: {len(se['rejected_sites'])}" in text

@@ -104,15 +104,16 @@ def test_one_event_into_16_weights_matches_the_hand_calculation():
 
 def test_memory_overflow_names_the_bytes_missing():
     system = build_spinnaker2(1, lambda core, item: None)
-    # 96 kB = 98304 B data, of which 5000 B stack/debug (Table I) are kept back: 100000 B of
-    # weights miss 5000 + 100000 - 98304 = 6696 B; program 17900 B fits the 32 kB program bank
-    with pytest.raises(CoreMemoryError, match="6696 B missing") as err:
-        system.load(0, 17_900, {"weights": 100_000})
-    assert err.value.missing == 6696
-    check = system.load(0, 17_900, {"weights": 100_000}, check_only=True)
-    assert not check.fits and check.missing == 6696 and not system.cores[0].sram.allocations
-    fit = system.load(0, 17_900, {"weights": 90_000, "state": 1})
-    assert fit.fits and fit.data == {"stack_debug": 5000, "weights": 90_000, "state": 4}
+    # 96 KiB = 98304 B data, of which 5120 B stack/debug (Table I, 5 KB) are kept back: 100000
+    # B of weights miss 5120 + 100000 - 98304 = 6816 B; program 18330 B (17.9 KB) fits the
+    # 32 KiB program bank
+    with pytest.raises(CoreMemoryError, match="6816 B missing") as err:
+        system.load(0, 18_330, {"weights": 100_000})
+    assert err.value.missing == 6816
+    check = system.load(0, 18_330, {"weights": 100_000}, check_only=True)
+    assert not check.fits and check.missing == 6816 and not system.cores[0].sram.allocations
+    fit = system.load(0, 18_330, {"weights": 90_000, "state": 1})
+    assert fit.fits and fit.data == {"stack_debug": 5120, "weights": 90_000, "state": 4}
 
 
 def test_accelerators_lower_the_cost_in_the_documented_direction():

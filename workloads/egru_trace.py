@@ -15,8 +15,11 @@ for layers ``l = 0 .. L-1`` with input size ``I_l`` and ``H_l`` units:
 - ``meta.extra["layers"]``: ``[{"input_size": I_l, "hidden": H_l}, ...]``.
 
 Hence ``layer{l}.R`` at ``t + 1`` equals ``layer{l+1}.W`` at ``t``: both are ``y_t`` of
-layer ``l``. Real traces run the model token by token, as a chip does; synthetic traces draw
-pruned random weights and events with exact counts (see :func:`synthetic_egru_trace`).
+layer ``l``. Real traces run the model token by token, as a chip does, carrying ``y`` and ``h``
+from step to step (one continuous sequence from rest; ``carry="y_only"`` with ``call_steps``
+restarts ``h`` every ``call_steps`` tokens instead, as the EvNN reference does between calls);
+synthetic traces draw pruned random weights and events with exact counts (see
+:func:`synthetic_egru_trace`).
 
 Only real inference needs torch: :func:`egru_trace_from_model` and :func:`real_egru_trace`
 import it (and ``models.egru``) when they run, so the layout, synthetic traces and summaries
@@ -46,7 +49,7 @@ from workloads.trace import SiteEvents, SiteSpec, Trace, TraceMeta
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from models.egru import EGRULM
+    from models.egru import EGRULM, StateCarry
 
 #: (embedding, layer sizes...) of the SpiNNaker2 language model (Nazeer et al., AICAS 2024).
 PAPER_SIZES: tuple[int, ...] = (750, 1350, 1350, 750)
@@ -124,13 +127,25 @@ def egru_trace_from_model(
     description: str = "EGRU LM",
     extra: Mapping | None = None,
     progress: bool = False,
+    carry: StateCarry = "y_and_h",
+    call_steps: int | None = None,
 ) -> Trace:
     """Trace real inference of ``model`` on ``tokens``, one token at a time from a zero state
     (as the chip runs it): per step and layer, the non-zero entries of ``x_t`` and ``y_{t-1}``
     that W and R multiply, and the CSR structure and values of every W and R. The model runs
-    in eval mode and is put back in its former mode afterwards."""
+    in eval mode and is put back in its former mode afterwards.
+
+    The tokens are read as calls of ``call_steps`` tokens (None: one call); each step carries
+    ``y`` and ``h`` to the next, and a new call takes over what ``carry`` says
+    (:data:`models.egru.StateCarry`). So the default is one continuous sequence, and
+    ``carry="y_only", call_steps=70`` is the reference's convention in calls of 70 tokens."""
     import torch  # a model to run: torch is loaded already
 
+    from models.egru import carried, check_carry
+
+    check_carry(carry)
+    if call_steps is not None and call_steps < 1:
+        raise ValueError("call_steps must be >= 1")
     was_training = model.training
     model.eval()
     tokens = [int(t) for t in (tokens.tolist() if isinstance(tokens, torch.Tensor) else tokens)]
@@ -146,7 +161,9 @@ def egru_trace_from_model(
     n_layers = len(model.layers)
     state = [layer.initial_state(1) for layer in model.layers]
     with torch.no_grad():
-        for tok in tqdm(tokens, desc="trace", unit="step", disable=not progress):
+        for t, tok in enumerate(tqdm(tokens, desc="trace", unit="step", disable=not progress)):
+            if call_steps and t and t % call_steps == 0:  # a new call
+                state = [carried(s, carry) for s in state]
             x = model.embedding(torch.tensor([[tok]]))  # (1, 1, E)
             steps["layer0.W"].append(_nonzero(x))
             for i, layer in enumerate(model.layers):
@@ -170,6 +187,8 @@ def egru_trace_from_model(
             "nnz": nnz,
             "token_ids": tokens,
             "initial_state": "zero (sequence starts from rest: no R events at step 0)",
+            "state_carry": carry,
+            "call_steps": call_steps,
             **dict(extra or {}),
         },
     )
@@ -183,10 +202,13 @@ def real_egru_trace(
     *,
     text: str | None = None,
     progress: bool = False,
+    carry: StateCarry = "y_and_h",
+    call_steps: int | None = None,
 ) -> Trace:
     """Real trace of a character-level EGRU LM reading ``text`` (default: the held-out last
     10% of the shipped corpus, from its start). ``checkpoint``: None for the shipped tiny
-    model, or a path written by :func:`models.egru.save_egru` that carries its vocabulary."""
+    model, or a path written by :func:`models.egru.save_egru` that carries its vocabulary.
+    ``carry``, ``call_steps``: see :func:`egru_trace_from_model`."""
     from models.egru import encode_chars, load_egru, load_tiny_egru  # torch: a model runs
 
     if n_steps < 1:
@@ -213,7 +235,8 @@ def real_egru_trace(
         raise ValueError(f"need {n_steps} characters of text, got {len(text)}")
     tokens = encode_chars(text[:n_steps], vocab)
     return egru_trace_from_model(model, tokens, description=desc, progress=progress,
-                                 extra={"checkpoint": name, "text": source})
+                                 extra={"checkpoint": name, "text": source},
+                                 carry=carry, call_steps=call_steps)
 
 
 # -- synthetic ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 BUILTIN: dict[str, str] = {
     "seneca": "simulator.chips.seneca",
     "spinnaker2": "simulator.chips.spinnaker2",
+    "analytic": "simulator.chips.analytic",
 }
 #: prefix of the source of a value changed by ``--set``
 OVERRIDE = "override:"

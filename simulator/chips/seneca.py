@@ -30,7 +30,7 @@ int4 adds the unpacking), and with ``accumulators="memory"`` an MLD + MST of the
 word. See ``docs/hardware.md`` for pJ and cycles per MAC of every option.
 
 **Memory.** The data memory is an :class:`~simulator.components.Sram` of ``data_memory.blocks``
-banks of 32 kB; ``MeshSystem.load`` (``simulator/chips/mesh.py``) allocates regions in it
+banks of 32 KiB; ``MeshSystem.load`` (``simulator/chips/mesh.py``) allocates regions in it
 (after the runtime reserve) and raises :class:`~simulator.chips.memory.CoreMemoryError` naming
 the bytes missing. Core leakage is derived from the memories: SRAM bits x 10 pW/bit (data
 memory on the ``Sram``, instruction memory on the core) plus NPE register-file bits x 600

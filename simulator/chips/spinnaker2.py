@@ -12,8 +12,8 @@ the exp accelerator (``use_exp_accelerator``) are switched per workload. A PE in
 draws ``pe_sleep_power`` (its static power, charged over all simulated time); busy cycles add
 their dynamic energy.
 
-**Memory.** 128 kB in 4 banks of 32 kB; ``program_banks`` (default 1) hold code, the rest is
-data (96 kB). A PE holds its program, the stack/debug area, weights and variables against
+**Memory.** 128 KiB in 4 banks of 32 KiB; ``program_banks`` (default 1) hold code, the rest is
+data (96 KiB). A PE holds its program, the stack/debug area, weights and variables against
 that split (the stack/debug area kept back); :meth:`Spinnaker2System.load` checks and
 allocates them in the PE's ``Sram`` and raises ``CoreMemoryError`` naming the bytes missing.
 
@@ -529,6 +529,6 @@ CHIP = ChipSpec(
                        "simulator.jobs.egru_references"),
     fitter=_fit,
     capabilities=frozenset({"dram"}),
-    summary="TU Dresden SpiNNaker2: Cortex-M4F PEs, 128 kB SRAM, DMA, MAC/exp accelerators, "
+    summary="TU Dresden SpiNNaker2: Cortex-M4F PEs, 128 KiB SRAM, DMA, MAC/exp accelerators, "
             "152 PEs per chip, LPDDR4",
 )

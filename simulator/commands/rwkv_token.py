@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,12 @@ from simulator.chips.memory import CoreMemoryError
 from simulator.chips.registry import ChipError
 from simulator.commands.chip_options import add_chip_options, chip_from_args
 from simulator.commands.timeline_options import add_timeline_options, make_timeline
-from simulator.mappings.rwkv_block import STRATEGIES, BlockMapConfig, MappingError
+from simulator.mappings.rwkv_block import (
+    ELEMENTWISE_STAGES,
+    STRATEGIES,
+    BlockMapConfig,
+    MappingError,
+)
 from workloads.trace import TraceError
 
 if TYPE_CHECKING:
@@ -46,10 +52,22 @@ def register(cli) -> None:
                    help="tokens simulated and averaged (default: 4 synthetic, 16 real)")
     p.add_argument("--block", type=int, default=None,
                    help="which block of the model (default: 0 synthetic, 1 real)")
-    p.add_argument("--strategy", choices=STRATEGIES, default="rows",
-                   help="weight tiling: rows (output slices, events multicast; default) or "
-                   "columns (input slices, partial sums combined)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="dataflow",
+                   help="dataflow (default: element-wise stages on the tiles and on channel "
+                   "owners beside them, only non-zero results travel on); rows or columns "
+                   "(every output gathered on control cores; weights tiled by output rows, "
+                   "events multicast, or by input columns, partial sums combined)")
+    p.add_argument("--latency", choices=("simulated", "serial"), default="simulated",
+                   help="simulated (default: the time the run takes) or serial (every "
+                   "operation's time added up, an analytical study's assumption)")
+    p.add_argument("--omit-stage", action="append", default=[], metavar="STAGE",
+                   choices=ELEMENTWISE_STAGES,
+                   help="do not charge this element-wise stage (repeatable; "
+                   f"{', '.join(ELEMENTWISE_STAGES)}); the paper's analysis omits layer_norm")
     p.add_argument("--seed", type=int, default=0, help="seed of a synthetic trace")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="processes: 2 runs dense and sparse side by side (default: 2 where "
+                   "the machine has 2 cores; the result is the same)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write result.json and breakdown.csv")
     p.add_argument("--json", action="store_true", help="print the result JSON")
     add_timeline_options(p, "the sparse run")
@@ -75,10 +93,12 @@ def run(args: argparse.Namespace) -> int:
                 bar.set_postfix_str(mode)
 
             result = rwkv_token(dense, sparse, chip, tokens=args.tokens, block=args.block,
-                                job=BlockMapConfig(strategy=args.strategy), timeline=timeline,
-                                progress=step,
+                                job=BlockMapConfig(strategy=args.strategy,
+                                                   latency=args.latency,
+                                                   omit_stages=tuple(args.omit_stage)),
+                                timeline=timeline, progress=step, workers=args.workers,
                                 seed=args.seed if dense.meta.synthetic else None)
-            bar.update(1)
+            bar.update(bar.total - bar.n)
     except (ChipError, TraceError, MappingError, CoreMemoryError, ValueError, OSError) as e:
         print(f"nmsim rwkv-token: error: {e}", file=sys.stderr)
         return 2

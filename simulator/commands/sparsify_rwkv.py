@@ -14,6 +14,8 @@ from workloads.rwkv_summary import profile_table
 #: the published acceptance factor for RWKV (``models.sparsify.PUBLISHED_LOSS_INC``; repeated
 #: here so that ``--help`` does not import torch; a test checks the two agree)
 PUBLISHED_LOSS_INC = 1.0005
+#: ``models.sparsify.REJECTED_SITE_CHOICES``, repeated for the same reason (a test checks them)
+REJECTED_SITE_CHOICES = ("dense", "first_candidate_keep_base")
 
 
 def register(cli) -> None:
@@ -30,6 +32,12 @@ def register(cli) -> None:
                    help=f"acceptance factor per site (published: {PUBLISHED_LOSS_INC})")
     p.add_argument("--no-warm-start", action="store_true",
                    help="scan every site from the top instead of the most frequent earlier choice")
+    p.add_argument("--rejected-site", choices=REJECTED_SITE_CHOICES, default="dense",
+                   help="what a site gets when no candidate is accepted: dense (default: no "
+                   "threshold, the accepted loss stays the base) or first_candidate_keep_base "
+                   "(what the authors' experiment.py does: deploy the first candidate, kept "
+                   "fraction 0.9, and compare the next site with the loss accepted before "
+                   "this one)")
     p.add_argument("--init-windows", type=int, default=32,
                    help="initialisation windows, drawn from the training part (default 32)")
     p.add_argument("--eval-windows", type=int, default=0,
@@ -75,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         bar.update()
 
     tf = sparsify(model, init, held, description, loss_inc=args.loss_inc,
-                  warm_start=not args.no_warm_start, progress=progress)
+                  warm_start=not args.no_warm_start, rejected_site=args.rejected_site,
+                  progress=progress)
     bar.close()
     save_thresholds(tf, args.out)
     ev, se = tf.evaluation, tf.search
@@ -84,8 +93,13 @@ def run(args: argparse.Namespace) -> int:
           f"sparsified {100 * ev['mac_weighted_sparsity_sparse']:.1f}%")
     print(f"held-out loss ({ev['heldout_tokens']} tokens): dense {ev['loss_dense']:.4f}, "
           f"sparsified {ev['loss_sparse']:.4f} nats/token")
+    bound = se["init_loss_bound"]
     print(f"initialisation loss: dense {se['init_loss_dense']:.4f}, sparsified "
-          f"{se['init_loss_sparse']:.4f} (bound {se['init_loss_bound']:.4f}); "
+          f"{se['init_loss_sparse']:.4f} "
+          f"({'no bound' if bound is None else f'bound {bound:.4f}'}); "
           f"inferences {se['inferences']} (warm start {'on' if se['warm_start'] else 'off'})")
+    rejected = se["rejected_sites"]
+    print(f"sites with no candidate accepted: {len(rejected)}"
+          + (f" ({se['rejected_site']}): {', '.join(rejected)}" if rejected else ""))
     print(f"wrote {args.out}")
     return 0

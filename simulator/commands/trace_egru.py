@@ -16,6 +16,10 @@ from workloads.egru_trace import (
     synthetic_egru_trace,
 )
 
+#: ``models.egru.STATE_CARRY_CHOICES``, repeated so that ``--help`` does not import torch (a
+#: test checks that they agree)
+STATE_CARRY_CHOICES = ("y_and_h", "y_only")
+
 
 def register(cli) -> None:
     p = cli.add(
@@ -34,6 +38,14 @@ def register(cli) -> None:
     real = p.add_argument_group("real inference (tiny or PATH)")
     real.add_argument("--text", type=Path, metavar="FILE", help="input text (default: the "
                       "held-out last 10%% of the shipped corpus)")
+    real.add_argument("--carry", choices=STATE_CARRY_CHOICES, default="y_and_h",
+                      help="what a new call takes over from the last one: y_and_h (default: "
+                      "events and cell state, one continuous sequence, as a chip runs it) or "
+                      "y_only (events only, the cell state restarts at 0: the EvNN "
+                      "reference's convention); matters only with --call-steps")
+    real.add_argument("--call-steps", type=_positive, metavar="N",
+                      help="read the text as calls of N tokens (the reference trains and "
+                      "evaluates in calls of 70); default: one call")
     syn = p.add_argument_group("synthetic (paper)")
     syn.add_argument("--sparsity", type=float, default=PAPER_SPARSITY,
                      help=f"weight sparsity of every matrix (default {PAPER_SPARSITY})")
@@ -69,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             text = args.text.read_text("utf-8") if args.text else None
             trace = real_egru_trace(None if args.model == "tiny" else args.model, args.steps,
-                                    text=text, progress=True)
+                                    text=text, progress=True, carry=args.carry,
+                                    call_steps=args.call_steps)
         if args.out:
             trace.save(args.out)
     except (ValueError, OSError, KeyError) as e:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from simulator.components.dma import Dma
     from simulator.components.noc import Noc, Packet
     from simulator.components.sram import Sram
+    from simulator.critical_path import CriticalPathRecorder
     from simulator.engine import Engine
 
 Handler = Callable[["Core", Any], Generator[simpy.Event, Any, None] | None]
@@ -63,6 +64,11 @@ class Core(Component):
         self.process = engine.env.process(self._serve())
 
     def _serve(self):
+        # Decided when the process first runs (the engine's first step), after ``simulate``
+        # attached any recorder: the plain loop below pays nothing for recording.
+        critical = self.engine.critical
+        if critical is not None:
+            return (yield from self._serve_recorded(critical))
         items = self.inbox.items
         while True:
             if not items:
@@ -73,6 +79,46 @@ class Core(Component):
             result = self.handler(self, item)
             if type(result) is GeneratorType:
                 yield from result
+            self.current = None
+            self.handled += 1
+
+    def _serve_recorded(self, rec: CriticalPathRecorder):
+        """:meth:`_serve` for critical-path recording: the handler's generator is driven by
+        hand instead of ``yield from``, so the recorder knows which node is executing (it is
+        active exactly between a resumption and the next yield) and what each yield waited
+        for. The events yielded, and so the schedule, are the same as :meth:`_serve`'s."""
+        items = self.inbox.items
+        env = self.env
+        while True:
+            if not items:
+                self._wake = env.event()
+                yield self._wake
+            item = items.popleft()
+            self.current = item
+            node = rec.begin(self, item)
+            result = self.handler(self, item)
+            if type(result) is GeneratorType:
+                value: Any = None
+                error: BaseException | None = None
+                while True:
+                    try:
+                        event = result.send(value) if error is None else result.throw(error)
+                    except StopIteration:
+                        break
+                    rec.active = None
+                    spend = rec.spend_info if event is rec.spend_event else None
+                    t0 = env.now
+                    error = None
+                    try:
+                        value = yield event
+                    except GeneratorExit:
+                        result.close()
+                        raise
+                    except Exception as exc:  # a failed event or an interrupt: passed on
+                        value, error = None, exc
+                    rec.active = node
+                    rec.waited(node, t0, event, value, spend)
+            rec.end(node)
             self.current = None
             self.handled += 1
 
@@ -141,14 +187,19 @@ class Inbox:
     Lighter than a ``simpy.Store`` (no event per put or get while the core is busy), which
     matters because every delivered packet passes through here."""
 
-    __slots__ = ("items", "_core")
+    __slots__ = ("items", "_core", "stamps", "_stamp")
 
     def __init__(self, core: Core) -> None:
         self.items: deque = deque()
         self._core = core
+        #: when recording the critical path: per item, what the recorder stamps on arrival
+        self.stamps: deque | None = None
+        self._stamp: Callable[[Any], Any] | None = None
 
     def put(self, item: Any) -> None:
         self.items.append(item)
+        if self._stamp is not None:
+            self.stamps.append(self._stamp(item))
         self._core._wake_up()
 
     def __len__(self) -> int:

@@ -18,7 +18,7 @@ frequent component of every job, so this is where the event budget goes.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -72,6 +72,9 @@ class Packet:
     tags: Tags
     sent_at: int
     count: int = 1  # wire packets in this train (see Noc.send)
+    #: when recording the critical path: the node that sent it (or, for a packet relayed by
+    #: a gateway, the packet it relays); see simulator.critical_path
+    cause: Any = None
 
     @property
     def tail_cycles(self) -> int:
@@ -110,7 +113,7 @@ class Noc(Component):
         self._link_cycles: dict[int, int] = {}
         self._endpoints: dict[str, tuple[Node, Callable[[Packet], None]]] = {}
         self._at_node: dict[Node, list[str]] = {}
-        self._trees: dict[tuple[Node, frozenset], dict[Node, tuple[Node, ...]]] = {}
+        self._trees = _shared_trees(config.routing, tuple(self.graph.edges))
         self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
         self._bfs: dict[Node, dict[Node, list[Node]]] = {}
         self._charges: dict[tuple, tuple] = {}
@@ -166,16 +169,45 @@ class Noc(Component):
         tree = self._trees.get(key)
         if tree is None:
             children: dict[Node, list[Node]] = {}
-            for d in sorted(dst_nodes, key=repr):
-                for a, b in itertools.pairwise(self.route(src, d)):
-                    kids = children.setdefault(a, [])
-                    if b not in kids:
-                        kids.append(b)
+            if self.config.routing == "xy":
+                self._xy_branches(src, dst_nodes, children)
+            else:
+                for d in sorted(dst_nodes, key=repr):
+                    for a, b in itertools.pairwise(self.route(src, d)):
+                        kids = children.setdefault(a, [])
+                        if b not in kids:
+                            kids.append(b)
             tree = {n: tuple(k) for n, k in children.items()}
-            if any(len(set(_parents(tree, n))) > 1 for n in _all(tree)):
+            parents = Counter(c for kids in tree.values() for c in kids)
+            if parents and max(parents.values()) > 1:
                 raise ValueError(f"{self.name}: routes from {src} do not form a tree")
             self._trees[key] = tree
         return tree
+
+    def _xy_branches(self, src: Node, dst_nodes: frozenset, children: dict) -> None:
+        """The union of the XY routes to ``dst_nodes``, built as :meth:`route` would (same
+        children in the same order) but in time linear in the tree: each route is walked
+        back from its destination only until it meets the tree built so far."""
+        on_tree = {src}
+        x0, y0 = src
+        for d in sorted(dst_nodes, key=repr):
+            back = []  # d, then towards src (y first, then x: an XY route reversed)
+            x, y = d
+            while (x, y) not in on_tree:
+                back.append((x, y))
+                if y != y0:
+                    y += 1 if y0 > y else -1
+                else:
+                    x += 1 if x0 > x else -1
+            a = (x, y)
+            for b in reversed(back):
+                if (a, b) not in self.link_free_at:
+                    raise ValueError(
+                        f"{self.name}: XY route {src} -> {d} needs link {a} -> {b}, which the "
+                        "topology lacks; use routing='shortest' for irregular graphs")
+                children.setdefault(a, []).append(b)
+                on_tree.add(b)
+                a = b
 
     def _plan(self, src: str, dsts: tuple[str, ...]) -> _Plan:
         """Per node of the multicast tree: which endpoints to deliver to, which links to take."""
@@ -189,9 +221,10 @@ class Noc(Component):
         src_node = self._endpoints[src][0]
         tree = self.tree(src_node, frozenset(self._endpoints[d][0] for d in dsts))
         steps = {}
+        wanted = set(dsts)
         for node in {src_node} | _all(tree):
             here = tuple((ep, self._endpoints[ep][1]) for ep in self._at_node.get(node, ())
-                         if ep in dsts)
+                         if ep in wanted)
             steps[node] = (here, tree.get(node, ()))
         edges = tuple((u, v) for u, kids in tree.items() for v in kids)
         plan = _Plan(src_node, dsts, steps, edges)
@@ -249,8 +282,9 @@ class Noc(Component):
                                  f"[0, {cfg.max_payload_bits}]")
             link_cycles = self.engine.to_cycles(-(-bits // cfg.link_width_bits), cfg.clock_hz)
             self._link_cycles[bits] = link_cycles
+        critical = self.engine.critical
         p = Packet(next(self._ids), src, plan.dsts, payload_bits, bits, link_cycles, data, tags,
-                   self.env.now, count)
+                   self.env.now, count, None if critical is None else critical.cause_of(src))
         self.sent += 1
         self.packets += count
         self.expected += len(plan.dsts)
@@ -284,7 +318,10 @@ class Noc(Component):
             self.delivered += 1
             if self.deliveries is not None:
                 self.deliveries[(p.id, ep)] += 1
-            deliver(p)
+            if self.engine.critical is None:
+                deliver(p)
+            else:  # a gateway that relays p sends while p is being delivered
+                self.engine.critical.deliver(deliver, p)
         if not kids:
             return
         env, timeline, free_at = self.env, self.engine.timeline, self.link_free_at
@@ -311,9 +348,25 @@ class Noc(Component):
         return None
 
 
+#: multicast trees by topology (routing, directed edges in order): every system built on the
+#: same mesh (the dense and the sparse run, the points of a sweep) routes the same way
+_TREES: OrderedDict[tuple, dict] = OrderedDict()
+_TOPOLOGIES_KEPT = 4
+
+
+def _shared_trees(routing: str, edges: tuple) -> dict:
+    key = (routing, edges)
+    trees = _TREES.get(key)
+    if trees is None:
+        trees = _TREES[key] = {}
+        while len(_TREES) > _TOPOLOGIES_KEPT:
+            _TREES.popitem(last=False)
+    else:
+        _TREES.move_to_end(key)
+    return trees
+
+
 def _all(tree: dict) -> set:
     return set(tree) | {c for kids in tree.values() for c in kids}
 
 
-def _parents(tree: dict, node: Node) -> list:
-    return [n for n, kids in tree.items() if node in kids]

@@ -14,14 +14,21 @@ work, not a critical-path analysis; ``docs/rwkv-token.md``).
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 
 from simulator.chips.registry import Chip, load_chip
+from simulator.critical_path import summarise
 from simulator.ledger import Category
+from simulator.mapping import fold_component
 from simulator.mappings.rwkv_block import BlockMap, BlockMapConfig, MappingError, map_block
-from simulator.programs.rwkv_block import BlockWorkload, RwkvBlockProgram
+from simulator.programs.rwkv_block import BlockWorkload
+from simulator.programs.rwkv_dataflow import DataflowProgram
+from simulator.programs.rwkv_gather import GatherProgram
 from simulator.results import (
     CATEGORIES,
     MODES,
@@ -52,8 +59,11 @@ def _block_of(trace: Trace, block: int | None) -> int:
 
 def simulate_trace(trace: Trace, chip: Chip, *, sparse: bool, tokens: int | None = None,
                    block: int | None = None, job: JobConfig | None = None,
-                   timeline: Timeline | None = None) -> tuple[Run, BlockMap]:
-    """Simulate ``tokens`` tokens (default: all) of one block of ``trace`` on a fresh chip."""
+                   timeline: Timeline | None = None, record: bool = False,
+                   critical_path: bool = False) -> tuple[Run, BlockMap]:
+    """Simulate ``tokens`` tokens (default: all) of one block of ``trace`` on a fresh chip;
+    ``record`` keeps every delivery (the exactly-once tests), ``critical_path`` records the
+    chains that set each sub-block's latency."""
     job = job or JobConfig()
     block = _block_of(trace, block)
     n = trace.meta.n_steps if tokens is None else tokens
@@ -61,10 +71,10 @@ def simulate_trace(trace: Trace, chip: Chip, *, sparse: bool, tokens: int | None
         raise TraceError(f"the trace has {trace.meta.n_steps} tokens; asked for {n}")
     cost = chip.cost()
     bmap = map_block([s for s in trace.sites if s.name.startswith(f"blocks.{block}.")], cost, job)
-    program = partial(RwkvBlockProgram, block_map=bmap,
-                      value_bits=job.value_bits or cost.value_bits)
+    program = partial(DataflowProgram if bmap.dataflow else GatherProgram, block_map=bmap,
+                      value_bits=job.value_bits or cost.value_bits, omit_stages=job.omit_stages)
     run = simulate(BlockWorkload(trace, block, n, sparse), bmap.mapping, program, chip,
-                   timeline=timeline)
+                   timeline=timeline, record_deliveries=record, critical_path=critical_path)
     return run, bmap
 
 
@@ -87,19 +97,26 @@ def breakdown(run: Run, mode: str) -> list[dict]:
     ]
 
 
-def summary(run: Run, rows: Sequence[dict]) -> dict[str, dict[str, dict[str, float]]]:
-    """``{sub_block: {category: {energy_j, latency_s, cycles}}}`` per token, plus ``block``."""
+def summary(run: Run, rows: Sequence[dict], latency: str = "simulated"
+            ) -> dict[str, dict[str, dict[str, float]]]:
+    """``{sub_block: {category: {energy_j, latency_s, cycles}}}`` per token, plus ``block``.
+
+    ``latency="simulated"`` splits each sub-block's simulated time in proportion to the cycles
+    charged per category; ``"serial"`` takes the cycles charged to the cores themselves (not
+    the networks' transit), per category, as the latency: every operation one after another."""
     energy: dict[tuple[str, str], float] = defaultdict(float)
     work: dict[tuple[str, str], float] = defaultdict(float)
+    networks = {n.name for n in run.system.networks}
     for r in rows:
         energy[(r["sub_block"], r["category"])] += r["energy_j"]
-        if r["category"] != Category.STATIC:
+        if r["category"] != Category.STATIC and not (
+                latency == "serial" and r["component"] in networks):
             work[(r["sub_block"], r["category"])] += r["cycles"]
     out: dict[str, dict[str, dict[str, float]]] = {}
     hz, tokens = run.clock_hz, run.report["tokens"]
     for sub in SUB_BLOCKS:
-        wall = run.report["phase_cycles"][sub] / tokens
         busy = sum(work[(sub, c)] for c in CATEGORIES)
+        wall = busy if latency == "serial" else run.report["phase_cycles"][sub] / tokens
         out[sub] = {}
         for c in CATEGORIES:
             cyc = wall * work[(sub, c)] / busy if busy else 0.0
@@ -113,42 +130,132 @@ def summary(run: Run, rows: Sequence[dict]) -> dict[str, dict[str, dict[str, flo
     return out
 
 
+def critical_paths(run: Run) -> tuple[dict[str, dict], list[dict]]:
+    """Per sub-block, the critical path averaged over the tokens (seconds), and the segments
+    of the first token's chains (for the plot)."""
+    rec, hz, tokens = run.critical, run.clock_hz, run.report["tokens"]
+    roles = run.mapping.fold(run.system)
+
+    def fold(name: str) -> str:
+        return fold_component(name, roles)
+
+    out, chain = {}, []
+    for sub in SUB_BLOCKS:
+        acc = {"cycles": 0.0, "steps": 0.0, "by_category": defaultdict(float),
+               "by_component": defaultdict(float)}
+        for t in range(tokens):
+            since = run.report["began"][(sub, t)]
+            segments = rec.chain((sub, t), since=since)
+            s = summarise(segments, fold)
+            acc["cycles"] += s["cycles"]
+            acc["steps"] += s["steps"]
+            for key in ("by_category", "by_component"):
+                for k, v in s[key].items():
+                    acc[key][k] += v
+            if t == 0:
+                chain += [{"sub_block": sub, "component": fold(g.component), "kind": g.kind,
+                           "label": g.label, "start_s": (g.start - since) / hz,
+                           "end_s": (g.end - since) / hz,
+                           "category": max(g.categories, key=g.categories.get)
+                           if g.categories else g.kind} for g in segments]
+        out[sub] = {"latency_s": acc["cycles"] / tokens / hz, "cycles": acc["cycles"] / tokens,
+                    "steps": acc["steps"] / tokens,
+                    **{key: {k: v / tokens / hz for k, v in sorted(acc[key].items())}
+                       for key in ("by_category", "by_component")}}
+    return out, chain
+
+
 def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
+
+
+@dataclass
+class _ModeRun:
+    """What the result needs of one run (small, so a worker process can send it back)."""
+
+    rows: list[dict]
+    summary: dict
+    critical: dict
+    chain: list[dict]
+    mapping: dict
+    clock_hz: int
+    tokens: int
+    block: int
+    timeline: Timeline | None
+
+
+def _run_mode(trace: Trace, chip: Chip, mode: str, tokens: int | None, block: int | None,
+              job: JobConfig, timeline: Timeline | None) -> _ModeRun:
+    run, bmap = simulate_trace(trace, chip, sparse=mode == "sparse", tokens=tokens, block=block,
+                               job=job, timeline=timeline, critical_path=True)
+    rows = breakdown(run, mode)
+    critical, chain = critical_paths(run)
+    return _ModeRun(rows, summary(run, rows, job.latency), critical, chain,
+                    dict(bmap.mapping.summary), run.clock_hz, run.report["tokens"],
+                    run.workload.block, timeline)
+
+
+#: the two runs of a parallel rwkv_token, inherited by forked workers (nothing is pickled in)
+_PENDING: list[tuple] = []
+
+
+def _run_pending(i: int) -> _ModeRun:
+    return _run_mode(*_PENDING[i])
+
+
+def _run_both(runs: list[tuple], workers: int,
+              progress: Callable[[str], None] | None) -> list[_ModeRun]:
+    """The dense and sparse runs, one after the other or in two forked processes (they are
+    independent; the results are the same either way)."""
+    if workers < 2 or "fork" not in mp.get_all_start_methods():
+        out = []
+        for args in runs:
+            if progress:
+                progress(args[2])
+            out.append(_run_mode(*args))
+        return out
+    _PENDING[:] = runs
+    try:
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+            if progress:
+                progress("dense and sparse")
+            return list(pool.map(_run_pending, range(len(runs))))
+    finally:
+        _PENDING.clear()
 
 
 def rwkv_token(
     dense: Trace, sparse: Trace, chip: Chip | None = None, *, tokens: int | None = None,
     block: int | None = None, job: JobConfig | None = None, timeline: Timeline | None = None,
-    progress: Callable[[str], None] | None = None, seed: int | None = None,
+    progress: Callable[[str], None] | None = None, seed: int | None = None, workers: int = 1,
 ) -> RwkvTokenResult:
     """Dense and sparse runs of one block on ``chip`` (default: SENECA); see the module
-    docstring. ``seed`` is recorded (it drew a synthetic trace)."""
+    docstring. ``seed`` is recorded (it drew a synthetic trace); ``workers=2`` runs the two
+    in parallel processes."""
     chip = chip or load_chip()
     job = job or JobConfig()
     shapes = [[(s.name, s.size, s.out_features) for s in t.sites] for t in (dense, sparse)]
     if shapes[0] != shapes[1]:
         raise TraceError("the dense and sparse traces describe different models")
-    summaries, rows, runs = {}, [], {}
-    for mode, trace in (("dense", dense), ("sparse", sparse)):
-        if progress:
-            progress(mode)
-        run, bmap = simulate_trace(trace, chip, sparse=mode == "sparse", tokens=tokens,
-                                   block=block, job=job,
-                                   timeline=timeline if mode == "sparse" else None)
-        mode_rows = breakdown(run, mode)
-        summaries[mode] = summary(run, mode_rows)
-        rows += mode_rows
-        runs[mode] = run
+    done = dict(zip(MODES, _run_both(
+        [(trace, chip, mode, tokens, block, job, timeline if mode == "sparse" else None)
+         for mode, trace in zip(MODES, (dense, sparse), strict=True)], workers, progress),
+        strict=True))
+    if timeline is not None and done["sparse"].timeline is not timeline:  # from a worker
+        timeline.spans[:], timeline.dropped = done["sparse"].timeline.spans, \
+            done["sparse"].timeline.dropped
+    summaries = {m: r.summary for m, r in done.items()}
+    rows = [row for m in MODES for row in done[m].rows]
+    critical = {m: r.critical for m, r in done.items()}
     ratios = {sub: {q: _ratio(summaries["dense"][sub]["total"][key],
                               summaries["sparse"][sub]["total"][key])
                     for q, key in (("energy", "energy_j"), ("latency", "latency_s"))}
               for sub in SUMMARY_KEYS}
-    last = runs["sparse"]
+    last = done["sparse"]
     resolved = job.model_copy(update={"value_bits": job.value_bits or chip.cost().value_bits})
     return RwkvTokenResult(
         dense=summaries["dense"], sparse=summaries["sparse"], ratios=ratios, breakdown=rows,
-        mapping=dict(bmap.mapping.summary),
+        mapping=last.mapping, critical_path=critical, critical_chain=last.chain,
         provenance={
             **chip.provenance(),
             "clock_hz": last.clock_hz,
@@ -157,10 +264,10 @@ def rwkv_token(
             "profile": sparse.meta.profile,
             "dense_trace": dense.label,
             "sparse_trace": sparse.label,
-            "tokens": last.report["tokens"],
-            "block": last.workload.block,
+            "tokens": last.tokens,
+            "block": last.block,
             "seed": seed,
-            "job": resolved.model_dump(),
+            "job": resolved.model_dump(mode="json"),
         },
     )
 
@@ -172,9 +279,10 @@ def format_table(result: RwkvTokenResult) -> str:
         f"RWKV-4 block, one token on {prov.chip} ({prov.trace_kind} trace: {prov.model}"
         + (f", profile {prov.profile}" if prov.profile else "")
         + f"; {prov.tokens} tokens averaged)",
-        f"mapping: {mapping.cores} cores ({mapping.strategy} tiling): "
+        f"mapping: {mapping.cores} cores ({mapping.strategy}): "
         + ", ".join(f"{s} {m.cores}" for s, m in mapping.sites.items())
-        + f", {mapping.control_cores} control",
+        + f", {mapping.control_cores} "
+        + ("channel owners" if mapping.strategy == "dataflow" else "control"),
         "",
         f"{'':12s}{'':8s}" + "".join(f"{c:>14s}" for c in (*CATEGORIES, "total"))
         + f"{'latency':>12s}",

@@ -1,14 +1,24 @@
-"""Mapping one RWKV-4 block onto cores: control slices, and tiles of every linear layer.
+"""Mapping one RWKV-4 block onto cores: tiles of every linear layer, and the cores that own
+a slice of the channels.
 
-Cores ``0..k-1`` run the Time-Mix element-wise work (role ``time_mix.ctrl``), cores
-``k..2k-1`` the Channel-Mix element-wise work (``channel_mix.ctrl``), each owning a slice of
-the C channels and of the 4C key vector; ``k`` is the fewest slices whose vectors fit one core
-(:func:`control_slices`). The weights of each of the seven linear layers are tiled over as many
-further cores as they need (role ``<site>.tiles``): with the ``rows`` strategy each core holds
-every input column of a slice of output rows (an input event is multicast to every core of the
-layer); with ``columns`` each core holds a slice of input columns for every output (an event
-goes to one core; the partial sums of the slices are combined on the first core of each output
-group). A row that does not fit one core is split over inputs too, combined the same way.
+The weights of each of the seven linear layers are tiled over as many cores as they need (role
+``<site>.tiles``): with row tiling each core holds every input column of a slice of output rows
+(an input event is multicast to every core of the layer); with column tiling each core holds a
+slice of input columns for every output (an event goes to one core; the partial sums of the
+slices are combined on the first core of each output group). A row that does not fit one core
+is split over inputs too, combined the same way. Three strategies place the element-wise work:
+
+- ``dataflow`` (default): row tiles; each tile applies the stages that need only its own
+  outputs (sigmoid of a receptance, squared ReLU and threshold of the Channel-Mix key) and
+  sends on only the non-zero results. One *channel owner* per output slice of the C x C layers
+  (role ``channel_owner``) keeps that slice's states and runs the stages that join several
+  layers (WKV, the gates, residual adds, layer norm as a reduction tree); it sits on the core
+  before the tiles whose outputs it owns, so a channel's k, v and r meet a hop or two away.
+- ``rows`` / ``columns`` (the *gather* mappings): cores ``0..k-1`` run all Time-Mix
+  element-wise work (role ``time_mix.ctrl``), cores ``k..2k-1`` all Channel-Mix work
+  (``channel_mix.ctrl``), each owning a slice of the C channels and of the 4C key vector; ``k``
+  is the fewest slices whose vectors fit one core (:func:`control_slices`). Every output of
+  every layer travels back to them.
 """
 
 from __future__ import annotations
@@ -16,7 +26,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from functools import cached_property
+from typing import Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,8 +39,12 @@ from simulator.mapping import Mapping, Placement
 from workloads.rwkv_ops import CHANNEL_MIX_KEY_VECTORS, CHANNEL_MIX_VECTORS, TIME_MIX_VECTORS
 from workloads.trace import SiteSpec, TraceError
 
-Strategy = Literal["rows", "columns"]
-STRATEGIES: tuple[str, ...] = ("rows", "columns")
+Strategy = Literal["dataflow", "rows", "columns"]
+#: the element-wise stages of a block (charged as ``ew.<stage>``)
+ElementwiseStage = Literal["layer_norm", "token_shift", "threshold", "wkv", "sigmoid",
+                           "squared_relu", "residual"]
+ELEMENTWISE_STAGES: tuple[str, ...] = get_args(ElementwiseStage)
+STRATEGIES: tuple[str, ...] = ("dataflow", "rows", "columns")
 SUB_BLOCKS: tuple[str, ...] = ("time_mix", "channel_mix")
 #: input and output domain of every site: C channels or the 4C Channel-Mix key vector
 IN_DOMAIN = {s: "F" if s == "ffn.value" else "C" for s in SITE_SUFFIXES}
@@ -43,12 +58,21 @@ class BlockMapConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    strategy: Strategy = "rows"
+    strategy: Strategy = Field("dataflow", description="where element-wise work runs and how "
+                               "layers are tiled (module docstring)")
     value_bits: int | None = Field(
         None, gt=0, description="payload of one event/output packet, one value (default: the "
         "chip's value width: 16-bit BF16 on SENECA, 32-bit float on SpiNNaker2)")
     output_bytes: int = Field(4, gt=0, description="bytes of one buffered output or partial sum")
     state_bytes: int = Field(4, gt=0, description="bytes of one element-wise state/parameter")
+    omit_stages: tuple[ElementwiseStage, ...] = Field(
+        (), description="element-wise stages whose work is not charged (an analytical "
+        "study's omissions: Knunyants et al. 2025 leave out layer_norm); their messages "
+        "still order the work")
+    latency: Literal["simulated", "serial"] = Field(
+        "simulated", description="simulated: the time the run takes; serial: the sum of the "
+        "time of every operation charged to a core, as if one unit did all the work in "
+        "sequence (an analytical study's assumption)")
 
 
 class MappingError(ValueError):
@@ -65,7 +89,7 @@ class SiteMap:
     out: int
     in_edges: np.ndarray  # input-column boundaries of the tiles, in_splits + 1
     out_edges: np.ndarray  # output-row boundaries, out_splits + 1
-    first_core: int
+    cores: np.ndarray  # core of tile (g_in, g_out), shape (in_splits, out_splits)
     weight_bytes: int  # of the whole layer, at the chip's precision
 
     @property
@@ -81,11 +105,11 @@ class SiteMap:
         return self.in_splits * self.out_splits
 
     def core(self, g_in: int, g_out: int) -> int:
-        return self.first_core + g_in * self.out_splits + g_out
+        return int(self.cores[g_in, g_out])
 
     def group_cores(self, g_in: int) -> list[int]:
         """Cores holding input slice ``g_in`` (every output slice): one event goes to all."""
-        return [self.core(g_in, g) for g in range(self.out_splits)]
+        return [int(c) for c in self.cores[g_in]]
 
     def rows(self, g_out: int) -> int:
         return int(self.out_edges[g_out + 1] - self.out_edges[g_out])
@@ -93,9 +117,11 @@ class SiteMap:
     def cols(self, g_in: int) -> int:
         return int(self.in_edges[g_in + 1] - self.in_edges[g_in])
 
+    @cached_property
     def tags(self) -> Tags:
         return tags(sub_block=self.sub_block, site=self.site)
 
+    @cached_property
     def partial_tags(self) -> Tags:
         """Combining partial sums is tagged apart: it is the price of splitting inputs."""
         return tags(sub_block=self.sub_block, site=f"{self.site}.partial_sums")
@@ -103,7 +129,8 @@ class SiteMap:
 
 @dataclass(frozen=True)
 class BlockMap:
-    """The whole block: ``slices`` control cores per sub-block, then every layer's tiles."""
+    """The whole block: every layer's tiles and, per sub-block, the cores owning the channel
+    slices (``slices`` of them; the same cores for both sub-blocks in the dataflow mapping)."""
 
     sites: dict[str, SiteMap]
     n_cores: int
@@ -111,13 +138,25 @@ class BlockMap:
     slices: int
     c_edges: np.ndarray
     f_edges: np.ndarray
+    control: dict[str, tuple[int, ...]]
     mapping: Mapping
 
+    @property
+    def dataflow(self) -> bool:
+        return self.strategy == "dataflow"
+
     def ctrl(self, sub: str, j: int) -> int:
-        return SUB_BLOCKS.index(sub) * self.slices + j
+        return self.control[sub][j]
 
     def edges(self, domain: str) -> np.ndarray:
         return self.f_edges if domain == "F" else self.c_edges
+
+    def input_edges(self, site: str) -> np.ndarray:
+        """Slices in which the inputs of ``site`` are produced: the channel slices, or in the
+        dataflow mapping the ``ffn.key`` tiles' output slices for ``ffn.value``."""
+        if self.dataflow and site == "ffn.value":
+            return self.sites["ffn.key"].out_edges
+        return self.edges(IN_DOMAIN[site])
 
     def slice_size(self, domain: str, j: int) -> int:
         e = self.edges(domain)
@@ -139,11 +178,19 @@ def overlap(a: np.ndarray, i: int, b: np.ndarray, j: int) -> int:
     return max(0, int(min(a[i + 1], b[j + 1]) - max(a[i], b[j])))
 
 
-def control_slices(c: int, f: int, capacity: int, state_bytes: int) -> int:
-    """Fewest channel slices whose control vectors fit one core."""
+def control_vectors(ch: int, f: int, dataflow: bool) -> tuple[int, int]:
+    """Element-wise values a core keeps for ``ch`` channels (and ``f`` key elements), Time-Mix
+    and Channel-Mix: apart in the gather mappings, together on a dataflow channel owner (whose
+    4C key vector stays on the ``ffn.key`` tiles)."""
+    tm, cm = TIME_MIX_VECTORS * ch, CHANNEL_MIX_VECTORS * ch + CHANNEL_MIX_KEY_VECTORS * f
+    return (tm + CHANNEL_MIX_VECTORS * ch, 0) if dataflow else (tm, cm)
+
+
+def control_slices(c: int, f: int, capacity: int, state_bytes: int,
+                   dataflow: bool = False) -> int:
+    """Fewest channel slices whose element-wise vectors fit one core."""
     k = 1
-    while max(TIME_MIX_VECTORS * math.ceil(c / k),
-              CHANNEL_MIX_VECTORS * math.ceil(c / k) + CHANNEL_MIX_KEY_VECTORS * math.ceil(f / k)
+    while max(control_vectors(math.ceil(c / k), math.ceil(f / k), dataflow)
               ) * state_bytes > capacity:
         if k >= c:
             raise MappingError(f"one channel's control vectors do not fit {capacity} bytes")
@@ -161,54 +208,97 @@ def block_sites(sites: Sequence[SiteSpec]) -> dict[str, SiteSpec]:
     return by_suffix
 
 
+def _tile_edges(n_in: int, n_out: int, tiling: str, cap: float, wb: float, ob: int,
+                name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Input and output edges of the tiles of one ``n_out x n_in`` layer."""
+    if tiling == "rows":
+        in_splits = math.ceil((n_in * wb + ob) / cap)
+        in_block = math.ceil(n_in / in_splits)
+        per_core = int(cap // (in_block * wb + ob))
+        out_splits = math.ceil(n_out / per_core) if per_core else 0
+    else:
+        out_splits = math.ceil(n_out * (wb + ob) / cap)
+        out_block = math.ceil(n_out / out_splits)
+        per_core = int((cap - out_block * ob) // (out_block * wb))
+        in_splits = math.ceil(n_in / per_core) if per_core > 0 else 0
+    if per_core < 1:
+        raise MappingError(f"{name}: one tile does not fit {cap} bytes of a core")
+    return edges(n_in, in_splits), edges(n_out, out_splits)
+
+
 def map_block(sites: Sequence[SiteSpec], cost: CoreCostModel,
               config: BlockMapConfig | None = None) -> BlockMap:
-    """Tile every linear layer of one block (see the module docstring)."""
+    """Tile every linear layer of one block and place the cores (see the module docstring)."""
     config = config or BlockMapConfig()
     cap = cost.weight_capacity_bytes()
     wb = cost.weight_bytes(_PACKING) / _PACKING  # bytes per weight; packed formats share words
-    ob = config.output_bytes
     by_suffix = block_sites(sites)
     c, f = by_suffix["att.key"].size, by_suffix["ffn.value"].size
-    k = control_slices(c, f, cap, config.state_bytes)
+    tiling = "columns" if config.strategy == "columns" else "rows"
+    tile_edges = {s: _tile_edges(by_suffix[s].size, by_suffix[s].out_features, tiling, cap, wb,
+                                 config.output_bytes, by_suffix[s].name) for s in SITE_SUFFIXES}
+    if config.strategy == "dataflow":
+        k = max(len(tile_edges["att.key"][1]) - 1,
+                control_slices(c, 0, cap, config.state_bytes, dataflow=True))
+        c_edges, f_edges = edges(c, k), edges(f, k)
+        order = _dataflow_order(tile_edges, c_edges, c, f)
+        control = dict.fromkeys(SUB_BLOCKS, tuple(order[("owner", j)] for j in range(k)))
+    else:
+        k = control_slices(c, f, cap, config.state_bytes)
+        c_edges, f_edges = edges(c, k), edges(f, k)
+        order, core = {}, 2 * k
+        for suffix in SITE_SUFFIXES:
+            ie, oe = tile_edges[suffix]
+            for gi in range(len(ie) - 1):
+                for go in range(len(oe) - 1):
+                    order[(suffix, gi, go)] = core
+                    core += 1
+        control = {sub: tuple(range(n * k, (n + 1) * k)) for n, sub in enumerate(SUB_BLOCKS)}
     maps: dict[str, SiteMap] = {}
-    core = 2 * k
     for suffix in SITE_SUFFIXES:
         spec = by_suffix[suffix]
-        n_in, n_out = spec.size, spec.out_features
-        if config.strategy == "rows":
-            in_splits = math.ceil((n_in * wb + ob) / cap)
-            in_block = math.ceil(n_in / in_splits)
-            per_core = int(cap // (in_block * wb + ob))
-            out_splits = math.ceil(n_out / per_core) if per_core else 0
-        else:
-            out_splits = math.ceil(n_out * (wb + ob) / cap)
-            out_block = math.ceil(n_out / out_splits)
-            per_core = int((cap - out_block * ob) // (out_block * wb))
-            in_splits = math.ceil(n_in / per_core) if per_core > 0 else 0
-        if per_core < 1:
-            raise MappingError(f"{spec.name}: one tile does not fit {cap} bytes of a core")
-        m = SiteMap(suffix, spec.group, n_in, n_out, edges(n_in, in_splits),
-                    edges(n_out, out_splits), core, cost.weight_bytes(n_in * n_out))
-        maps[suffix] = m
-        core += m.n_cores
-    c_edges, f_edges = edges(c, k), edges(f, k)
-    return BlockMap(maps, core, config.strategy, k, c_edges, f_edges,
-                    _placements(maps, core, k, c_edges, f_edges, cost, config))
+        ie, oe = tile_edges[suffix]
+        cores = np.array([[order[(suffix, gi, go)] for go in range(len(oe) - 1)]
+                          for gi in range(len(ie) - 1)], dtype=np.int64)
+        maps[suffix] = SiteMap(suffix, spec.group, spec.size, spec.out_features, ie, oe, cores,
+                               cost.weight_bytes(spec.size * spec.out_features))
+    n = len(order) + (0 if config.strategy == "dataflow" else 2 * k)
+    return BlockMap(maps, n, config.strategy, k, c_edges, f_edges, control,
+                    _placements(maps, n, control, c_edges, f_edges, cost, config))
 
 
-def _placements(maps: dict[str, SiteMap], n: int, k: int, c_edges: np.ndarray,
-                f_edges: np.ndarray, cost: CoreCostModel, config: BlockMapConfig) -> Mapping:
-    """What every core holds: control vectors, or a tile's weights and output buffer."""
+def _dataflow_order(tile_edges: dict[str, tuple[np.ndarray, np.ndarray]], c_edges: np.ndarray,
+                    c: int, f: int) -> dict[tuple, int]:
+    """Core of every owner and tile: owner ``j``, then the tiles whose outputs (scaled to the
+    C channels for the 4C key) fall mostly in slice ``j``, layer by layer. Spreading the 4C
+    layers over the whole chip this way also keeps their multicast trees smaller than a
+    compact region of them would (measured: 114k against 134k hops per token, 3B on SENECA)."""
+    homes: dict[int, list[tuple]] = {j: [("owner", j)] for j in range(len(c_edges) - 1)}
+    for suffix in SITE_SUFFIXES:
+        ie, oe = tile_edges[suffix]
+        scale = c / f if OUT_DOMAIN[suffix] == "F" else 1.0
+        for go in range(len(oe) - 1):
+            mid = (oe[go] + oe[go + 1]) / 2 * scale
+            j = min(int(np.searchsorted(c_edges, mid, side="right")) - 1, len(c_edges) - 2)
+            homes[j] += [(suffix, gi, go) for gi in range(len(ie) - 1)]
+    return {key: n for n, key in enumerate(k for j in sorted(homes) for k in homes[j])}
+
+
+def _placements(maps: dict[str, SiteMap], n: int, control: dict[str, tuple[int, ...]],
+                c_edges: np.ndarray, f_edges: np.ndarray, cost: CoreCostModel,
+                config: BlockMapConfig) -> Mapping:
+    """What every core holds: element-wise vectors, or a tile's weights and output buffer."""
     program = cost.program_bytes("rwkv")
+    dataflow = config.strategy == "dataflow"
     out: list[Placement] = []
-    for i in range(2 * k):
-        j = i % k
-        ch = int(c_edges[j + 1] - c_edges[j])
-        vectors = TIME_MIX_VECTORS * ch if i < k else (
-            CHANNEL_MIX_VECTORS * ch + CHANNEL_MIX_KEY_VECTORS * int(f_edges[j + 1] - f_edges[j]))
-        out.append(Placement(i, f"{SUB_BLOCKS[i // k]}.ctrl", program,
-                             {"vectors": vectors * config.state_bytes}))
+    for n_sub, sub in enumerate(SUB_BLOCKS):
+        if dataflow and n_sub:
+            break  # one owner serves both sub-blocks
+        for j, core in enumerate(control[sub]):
+            vectors = control_vectors(int(c_edges[j + 1] - c_edges[j]),
+                                      int(f_edges[j + 1] - f_edges[j]), dataflow)[n_sub]
+            role = "channel_owner" if dataflow else f"{sub}.ctrl"
+            out.append(Placement(core, role, program, {"vectors": vectors * config.state_bytes}))
     for sm in maps.values():
         for gi in range(sm.in_splits):
             for go in range(sm.out_splits):
@@ -216,7 +306,8 @@ def _placements(maps: dict[str, SiteMap], n: int, k: int, c_edges: np.ndarray,
                     "weights": cost.weight_bytes(sm.rows(go) * sm.cols(gi)),
                     "outputs": sm.rows(go) * config.output_bytes}))
     out.sort(key=lambda p: p.core)
-    summary = {"strategy": config.strategy, "cores": n, "control_cores": 2 * k,
+    summary = {"strategy": config.strategy, "cores": n,
+               "control_cores": len({c for cores in control.values() for c in cores}),
                "sites": {s: {"cores": m.n_cores, "in_splits": m.in_splits,
                              "out_splits": m.out_splits, "weight_bytes": m.weight_bytes}
                          for s, m in maps.items()}}

@@ -1,0 +1,88 @@
+"""The critical path of a latency over time: a Gantt chart of the chain that sets it.
+
+One row per component on the chain (cores folded to their roles, the network on its own row),
+in the order the chain first reaches them; each segment is a bar split by the categories its
+cycles pay for, and a thin line joins each segment to the next where the chain changes rows,
+so the eye can follow it from the first cause to the milestone. Input: the segments of
+:meth:`simulator.critical_path.CriticalPathRecorder.chain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from simulator.critical_path import IDLE, OTHER, WAIT, Segment, summarise
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: colours of the chain's own categories (time no ledger charge pays for)
+EXTRA_COLORS: dict[str, str] = {WAIT: "#BBBBBB", IDLE: "#EEEEEE", OTHER: "#8C564B"}
+_SPARE = ("#56B4E9", "#F0E442", "#D55E00", "#000000")
+
+
+def _identity(name: str) -> str:
+    return name
+
+
+def critical_path_figure(segments: Sequence[Segment], fold: Callable[[str], str] = _identity,
+                         title: str | None = None, clock_hz: float | None = None) -> Figure:
+    """The chain as a Gantt chart; the time axis in µs when ``clock_hz`` is given, else in
+    cycles."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from simulator.plots.style import CATEGORIES, CATEGORY_COLORS, new_figure
+
+    if not segments:
+        raise ValueError("no segments to plot: the chain is empty")
+    rows: dict[str, int] = {}
+    for s in segments:
+        rows.setdefault(fold(s.component), len(rows))
+    scale, unit = (1e6 / clock_hz, "µs") if clock_hz else (1.0, "cycles")
+    names = [c for c in CATEGORIES if any(c in s.categories for s in segments)]
+    names += sorted({c for s in segments for c in s.categories} - set(names))
+    colors = {**CATEGORY_COLORS, **EXTRA_COLORS}
+    for c in names:
+        colors.setdefault(c, _SPARE[len(colors) % len(_SPARE)])
+
+    bars: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for s in segments:
+        row, left = rows[fold(s.component)], float(s.start)
+        for c in names:  # the segment's categories side by side, in legend order
+            width = s.categories.get(c, 0.0)
+            if width > 0:
+                bars.setdefault((row, c), []).append((left * scale, width * scale))
+                left += width
+    fig = new_figure(10, 1.6 + 0.32 * len(rows))
+    ax = fig.subplots()
+    for (row, c), spans in bars.items():
+        ax.broken_barh(spans, (row - 0.35, 0.7), facecolors=colors[c], edgecolor="none")
+    for a, b in zip(segments, segments[1:], strict=False):
+        ra, rb = rows[fold(a.component)], rows[fold(b.component)]
+        if ra != rb:
+            ax.add_line(Line2D([a.end * scale] * 2, [ra, rb], color="#555555", lw=0.6))
+    ax.set_yticks(range(len(rows)), list(rows), fontsize=8 if len(rows) > 16 else 9)
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # the first component on the chain on top
+    ax.set_xlim(segments[0].start * scale, segments[-1].end * scale)
+    ax.set_xlabel(f"time ({unit})")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    fig.legend(handles=[Patch(color=colors[c], label=c) for c in names],
+               loc="outside lower center", ncols=min(len(names), 7), frameon=False, fontsize=9)
+    total = summarise(list(segments))
+    length = (f"{total['cycles'] * scale:.4g} µs ({total['cycles']:,} cycles)" if clock_hz
+              else f"{total['cycles']:,} cycles")
+    fig.suptitle(f"{title or 'Critical path'}\n{length}, {total['steps']} steps", fontsize=11)
+    return fig
+
+
+def plot_critical_path(segments: Sequence[Segment], path: str | Path,
+                       fold: Callable[[str], str] = _identity, title: str | None = None,
+                       clock_hz: float | None = None) -> Path:
+    """Write :func:`critical_path_figure` to ``path`` (PNG, SVG or PDF, by its suffix)."""
+    from simulator.plots.style import save
+
+    return save(critical_path_figure(segments, fold, title, clock_hz), path)

@@ -1,0 +1,1 @@
+"""Comparisons of simulated figures with published measurements (they compare, never tune)."""

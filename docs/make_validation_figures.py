@@ -33,9 +33,22 @@ def egru_sensitivity(out_dir: Path) -> list[Path]:
     return [plot_sensitivity(result, out_dir / "egru_sensitivity.png"), record]
 
 
+def rwkv_waterfall(out_dir: Path) -> list[Path]:
+    """RWKV-4 3B block on SENECA against Knunyants et al. 2025 (Tables III/IV): the gap
+    decomposition from the paper's configuration to the default (``validate_rwkv``)."""
+    from simulator.validation.knunyants2025 import format_table, plot_waterfall, validate_rwkv
+
+    result = validate_rwkv()
+    print(format_table(result))
+    (out_dir / "rwkv_validation.json").write_text(result.model_dump_json(indent=1))
+    return [plot_waterfall(result, out_dir / "rwkv_waterfall.png"), out_dir /
+            "rwkv_validation.json"]
+
+
 #: Every figure of docs/validation.md, by name.
 FIGURES: dict[str, Callable[[Path], list[Path]]] = {
     "egru_sensitivity": egru_sensitivity,
+    "rwkv_waterfall": rwkv_waterfall,
 }
 
 

@@ -5,8 +5,8 @@ dependent events decides when the last result is ready. Turn recording on with
 ``simulate(..., critical_path=True)``; the program marks what it wants explained with
 :meth:`Program.milestone(core, key) <simulator.program.Program.milestone>` (e.g.
 ``("time_mix", t)``), and after the run :meth:`CriticalPathRecorder.chain` walks back from the
-milestone to the start, segment by segment, and :func:`summarise` splits the chain's cycles by
-category and by component (folded to roles with the mapping's fold).
+milestone, segment by segment, and :func:`summarise` splits the chain's cycles by category and
+by component (folded to roles with the mapping's fold).
 
 **Nodes.** A node is one core handling one inbox item: from the moment the handler starts on
 it to the moment it returns. The core starts an item at ``max(arrival, end of its previous
@@ -16,40 +16,41 @@ node)``; the node's *predecessor* is decided then:
   at the very cycle the item came: ties go to the message), the predecessor is the item's
   *cause*, joined by a ``network`` segment from the send to the arrival. The cause of a NoC
   packet is the node running on the sending core when ``Noc.send`` was called
-  (``Packet.cause``; a packet a gateway relays inherits the cause and send time of the packet it
-  relays). The cause of an item put into an inbox directly (``core.inbox.put``) is the node
-  whose handler is executing when ``put`` is called: the recorder knows it because
-  :meth:`Core._serve_recorded <simulator.components.Core._serve_recorded>` drives the handler
-  by hand and marks the node *active* from each resumption to the next yield (SimPy runs one
-  process at a time). An item put from outside any handler (``Program.start``, a DMA
-  completion callback) has no known cause: its node is a *root*, and a chain that reaches it
-  before ``since`` shows the time before it as ``idle``;
+  (``Packet.cause``; a packet a gateway relays inherits the cause and send time of the packet
+  it relays). The cause of an item put into an inbox directly (``core.inbox.put``) is the node
+  whose handler is executing when ``put`` is called: SimPy runs one process at a time and
+  names it (``env.active_process``), so the recorder knows whose handler that is without any
+  help from the program. An item put from outside any handler (``Program.start``, a DMA
+  completion's callback) has no known cause: its node is a *root*, and the time before it on
+  a chain is ``idle``;
 - otherwise the item queued behind the core's own work, and the predecessor is the core's
-  previous node (the core was the bottleneck; the item's own wait in the inbox is not on the
+  previous node (the core was the bottleneck: the item's own wait in the inbox is not on the
   chain, the previous node's work is).
 
-**Segments.** Inside a node, each yield of the handler is one segment (handler code itself
-takes no simulated time, so a node's segments tile it exactly):
+**Segments.** Inside a node, time is ``busy`` or ``wait``:
 
-- ``busy``: a :meth:`Program.spend` (its label and tags); its ``work.cycles * times`` cycles are
-  split by category in proportion to the cycles of the work's charges (by energy if they have
-  none, ``"other"`` if neither), and the part beyond them when ``at_least`` was larger is the
-  wait for a packet train's tail (``communication``). A timeout not made by ``spend``
-  (``core.busy``, ``Work.apply``) is ``busy`` with category ``"other"``;
-- ``wait``: any other event, category ``"memory"`` if it was an SRAM bank port or a DMA
-  completion (label ``sram``, ``dma``), else ``"wait"``.
+- ``busy``: a :meth:`Program.spend`, from the call for ``max(work.cycles * times, at_least)``
+  cycles (the handler yields it at once: the idiom), with its label and tags. Its
+  ``work.cycles * times`` cycles are split by category in proportion to the cycles of the
+  work's charges (by energy if they have none, ``"other"`` if neither); the part beyond them
+  when ``at_least`` was larger is the wait for a packet train's tail, ``communication``;
+- ``wait``: the rest of the node, category ``"wait"``: the handler waiting on something else
+  (a DMA completion, an SRAM bank port, a timeout it made itself). The recorder does not tell
+  these apart, to stay off the hot paths.
 
 Between nodes a chain has ``network`` segments (component ``"noc"``, category
-``communication``; any network, the board's included), and ``idle`` segments (category
-``"idle"``) for time with no known cause: before a root, or after a node that finished before
-the milestone was marked. A chain is contiguous and in time order, from ``since`` to the
-milestone's time; every node on it contributes at least one segment (zero-length when it took
-no time on the chain), so :func:`summarise` can count its steps.
+``communication``; any network, a board's included), and ``idle`` segments (category
+``"idle"``) for time with no known cause: before a root, or after a node that had finished
+when the milestone was marked. A chain is contiguous and in time order from ``since`` to the
+milestone's time, and every node on it contributes at least one segment (zero-length if it
+took no time on the chain), so :func:`summarise` can count its steps.
 
-**Cost.** Off, it costs an ``is None`` test per spend, send and delivery. On, nodes are small
-slotted objects that point back to their predecessor only: a node no later node, packet or
-milestone depends on is freed by reference counting, so memory follows the live chains, not
-the length of the run.
+**Cost.** Off, it costs an ``is None`` test per spend, send, delivery and inbox put, and one
+per core when its loop starts. On, the core loop is unchanged but for a call when an item
+starts and one when it ends; recording appends a few ints per node and per segment to logs
+whose full chunks become tuples of ints, which the garbage collector stops scanning (under
+200 bytes per node with its segment; the whole run is kept, so that any milestone can be
+asked about afterwards).
 """
 
 from __future__ import annotations
@@ -57,17 +58,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from itertools import chain as chain_iterables
 from typing import TYPE_CHECKING, Any
 
-from simpy.events import Timeout
-from simpy.resources.resource import Request
-
-from simulator.components.dma import Descriptor
 from simulator.components.noc import Packet
 
 if TYPE_CHECKING:
-    import simpy
-
     from simulator.chips.work import Work
     from simulator.components import Core
     from simulator.engine import Engine
@@ -80,8 +76,8 @@ WAIT, IDLE, OTHER = "wait", "idle", "other"
 #: component of network segments
 NETWORK = "noc"
 
-# what a recorded wait was (the third element of a node's segment tuples, when not a spend)
-_SRAM, _DMA, _TIMEOUT, _WAIT = "sram", "dma", "busy", "wait"
+_NODE, _SEG, _END = 4, 5, 3  # ints per node, per segment, per node end in the logs
+_CHUNK = 1 << 15  # ints per sealed chunk of a log
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,138 +91,179 @@ class Segment:
     end: int
     categories: dict[str, float] = field(hash=False)  # cycles per category, summing to duration
     tags: Tags = ()
-    node: int | None = None  # serial number of the node (None: network, idle)
+    node: int | None = None  # the node's serial number (None: network, idle)
 
     @property
     def cycles(self) -> int:
         return self.end - self.start
 
 
-class _Node:
-    """One core handling one inbox item (see the module docstring)."""
+class _Log:
+    """An append-only log of ints in chunks: a full chunk becomes a tuple of ints, which the
+    garbage collector stops scanning, so a long run costs it nothing more."""
 
-    __slots__ = ("serial", "core", "start", "end", "pred", "sent", "segs")
+    __slots__ = ("chunks", "tail")
 
-    def __init__(self, serial: int, core: str, start: int, pred: _Node | None,
-                 sent: int | None) -> None:
-        self.serial, self.core, self.start = serial, core, start
-        self.end: int | None = None
-        self.pred = pred
-        self.sent = sent  # send time of the item when pred is its cause; None when pred is
-        # the core's previous node (or there is none)
-        self.segs: list[tuple[int, int, Any]] = []  # (t0, t1, spend info or wait kind)
+    def __init__(self) -> None:
+        self.chunks: list[tuple[int, ...]] = []
+        self.tail: list[int] = []
+
+    def seal(self) -> None:
+        self.chunks.append(tuple(self.tail))
+        self.tail.clear()
+
+    def read(self) -> tuple[int, ...]:
+        return tuple(chain_iterables(*self.chunks, self.tail))
 
 
 class CriticalPathRecorder:
-    """Records nodes and their segments during a run; walks chains back from milestones."""
+    """Records nodes and their segments during a run; walks chains back from milestones.
+
+    Recording only appends ints to three logs (see :class:`_Log`): per node (start,
+    predecessor or -1 for a root, send time of its item when the predecessor is the item's
+    cause or -1, core), per busy segment (start, end of the work, end, previous segment of
+    its node or -1, kind: an index into the distinct ``(work, tags, label)`` spent), per
+    finished node (node, last segment, end). The logs are read into tables when a chain is
+    first asked for."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.env = engine.env
-        #: the node whose handler is executing now (None outside handlers)
-        self.active: _Node | None = None
         #: the packet being delivered now (a gateway relaying it inherits its cause)
         self.delivering: Packet | None = None
-        self.nodes = 0  # nodes made so far
-        self._running: dict[str, _Node] = {}
-        self._last: dict[str, _Node] = {}
-        self._milestones: dict[Hashable, tuple[_Node | None, int, str]] = {}
-        #: the event the latest ``Program.spend`` made, and what it spends (a handler
-        #: yields it at once: the core's loop takes the info when it is yielded)
-        self.spend_event: simpy.Event | None = None
-        self.spend_info: tuple | None = None
+        #: nodes and busy segments recorded so far
+        self.nodes = self.segments = 0
+        self._node_log, self._seg_log, self._end_log = _Log(), _Log(), _Log()
+        self._kinds: list[tuple[Work, Tags, str]] = []
+        self._kind_of: dict[tuple, int] = {}
+        self._last_kind: tuple = (None, None, None, -1)
+        self._names: list[str] = []
+        self._lane_of: dict[str, int] = {}
+        self._lane_of_process: dict[object, int] = {}
+        # per core: its node now (-1: idle), that node's last segment, its latest finished
+        # node (-1: none) and when that ended
+        self._running: list[int] = []
+        self._last_seg: list[int] = []
+        self._latest: list[int] = []
+        self._free_at: list[int] = []
+        self._milestones: dict[Hashable, tuple[int, int, str]] = {}
         self._shares: dict[int, tuple[Work, dict[str, float]]] = {}
+        self._tables: tuple | None = None
 
     def attach(self, cores: list[Core]) -> CriticalPathRecorder:
         """Record on ``engine`` and ``cores``; before the engine runs (the cores' processes
         choose their loop on their first step)."""
         if self.engine.critical is not None:
             raise RuntimeError("a critical-path recorder is already attached")
-        self.engine.critical = self
         for core in cores:
             if core.inbox.items or core.handled:
                 raise RuntimeError(f"{core.name} has already been used: attach before the run")
+        self.engine.critical = self
+        for core in cores:
+            self._lane_of[core.name] = self._lane_of_process[core.process] = len(self._names)
+            self._names.append(core.name)
+            for per_core in (self._running, self._last_seg, self._latest, self._free_at):
+                per_core.append(-1)
             core.inbox.stamps = deque()
-            core.inbox._stamp = self.stamp
+            core.inbox.critical = self
         return self
 
     # -- recording (called by Core, Noc and Program) ------------------------------------------
-    def stamp(self, item: Any) -> tuple[int, _Node | None, int]:
-        """``(arrival, cause, send time)`` of an item put into an inbox now."""
-        now = self.env.now
-        if isinstance(item, Packet):
-            cause, sent = item.cause, item.sent_at
-            while isinstance(cause, Packet):  # relayed: the original send
-                cause, sent = cause.cause, cause.sent_at
-            return now, cause, sent
-        return now, self.active, now
+    def lane(self, core: Core) -> int:
+        """``core``'s index in the recorder (its loop asks once)."""
+        return self._lane_of[core.name]
 
-    def cause_of(self, src: str) -> _Node | Packet | None:
+    @property
+    def active(self) -> int | None:
+        """The node whose handler is executing now (None outside every core's handler)."""
+        lane = self._lane_of_process.get(self.env.active_process)
+        if lane is None or self._running[lane] < 0:
+            return None
+        return self._running[lane]
+
+    def stamp(self, stamps: deque, item: Any) -> None:
+        """Note in an inbox's ``stamps`` what the recorder needs of ``item``, put now: its
+        arrival and the node putting it (a packet names its own cause)."""
+        stamps.append(self.env.now)
+        stamps.append(None if type(item) is Packet else self.active)
+
+    def cause_of(self, src: str) -> int | Packet | None:
         """The cause of a packet endpoint ``src`` sends now: the node running on that core,
         else the packet being delivered (a gateway relays it), else the executing handler's
         node (e.g. a host send made by a handler)."""
-        node = self._running.get(src)
-        if node is not None:
-            return node
+        lane = self._lane_of.get(src)
+        if lane is not None and self._running[lane] >= 0:
+            return self._running[lane]
         return self.delivering if self.delivering is not None else self.active
 
-    def deliver(self, deliver: Callable[[Packet], None], packet: Packet) -> None:
-        """Call ``deliver(packet)`` with ``packet`` marked as being delivered."""
-        outer, self.delivering = self.delivering, packet
-        try:
-            deliver(packet)
-        finally:
-            self.delivering = outer
-
-    def begin(self, core: Core, item: Any) -> _Node:
-        """The node of ``core`` starting ``item`` now, with its predecessor decided."""
-        arrived, cause, sent = core.inbox.stamps.popleft()
-        name = core.name
-        prev = self._last.get(name)
-        if prev is not None and arrived < prev.end:
-            node = _Node(self.nodes, name, self.env.now, prev, None)  # queued
-        elif cause is not None:
-            node = _Node(self.nodes, name, self.env.now, cause, sent)
+    def begin(self, lane: int, item: Any, stamps: deque) -> int:
+        """The node of core ``lane`` starting ``item`` now (the first item of its inbox's
+        ``stamps``), with its predecessor decided."""
+        arrived, cause = stamps.popleft(), stamps.popleft()
+        if type(item) is Packet:
+            cause, sent = item.cause, item.sent_at
+            while type(cause) is Packet:  # relayed by a gateway: the original send
+                cause, sent = cause.cause, cause.sent_at
         else:
-            node = _Node(self.nodes, name, self.env.now, None, None)  # root
-        self.nodes += 1
-        self._running[name] = self.active = node
+            sent = arrived
+        if arrived < self._free_at[lane]:
+            cause, sent = self._latest[lane], -1  # queued behind the core's own work
+        elif cause is None:
+            cause, sent = -1, -1  # a root
+        node = self.nodes
+        self.nodes = node + 1
+        log = self._node_log.tail
+        log.extend((self.env.now, cause, sent, lane))
+        if len(log) >= _CHUNK:
+            self._node_log.seal()
+        self._running[lane] = node
+        self._last_seg[lane] = -1
         return node
 
-    def waited(self, node: _Node, t0: int, event: simpy.Event, value: Any,
-               spend: tuple | None) -> None:
-        """The handler of ``node`` yielded ``event`` at ``t0`` (the latest ``spend``'s, if
-        ``spend`` is its info) and resumed now with ``value``."""
-        t1 = self.env.now
-        if t1 == t0:
+    def end(self, lane: int, node: int) -> None:
+        now = self.env.now
+        log = self._end_log.tail
+        log.extend((node, self._last_seg[lane], now))
+        if len(log) >= _CHUNK:
+            self._end_log.seal()
+        self._latest[lane], self._free_at[lane] = node, now
+        self._running[lane] = -1
+
+    def spent(self, core: Core, work: Work, times: int, at_least: int, tags: Tags,
+              label: str) -> None:
+        """``Program.spend`` keeps ``core`` busy from now for ``times`` runs of ``work`` (or
+        ``at_least`` cycles)."""
+        lane = self._lane_of.get(core.name)
+        if lane is None or self._running[lane] < 0:
+            return  # not in a handler of this core: nothing to attribute it to
+        cycles = work.cycles * times
+        busy = cycles if cycles >= at_least else at_least
+        if busy <= 0:
             return
-        if spend is not None:
-            what: Any = spend
-        elif isinstance(event, Request):  # an SRAM bank port
-            what = _SRAM
-        elif isinstance(value, Descriptor):  # a DMA transfer's completion
-            what = _DMA
-        elif isinstance(event, Timeout):
-            what = _TIMEOUT
+        last = self._last_kind
+        if work is last[0] and tags is last[1] and label is last[2]:
+            kind = last[3]  # as often: the same action again
         else:
-            what = _WAIT
-        node.segs.append((t0, t1, what))
-
-    def end(self, node: _Node) -> None:
-        node.end = self.env.now
-        self._last[node.core] = node
-        del self._running[node.core]
-        self.active = None
-
-    def spent(self, event: simpy.Event, work: Work, times: int, tags: Tags, label: str) -> None:
-        """``Program.spend`` made ``event`` for ``times`` runs of ``work``."""
-        self.spend_event = event
-        self.spend_info = (work, times, tags, label)
+            key = (id(work), tags, label)  # by identity: hashing a Work is costly
+            kind = self._kind_of.get(key)
+            if kind is None:
+                kind = self._kind_of[key] = len(self._kinds)
+                self._kinds.append((work, tags, label))  # keeps the Work: its id stays its own
+            self._last_kind = (work, tags, label, kind)
+        now = self.env.now
+        seg = self.segments
+        self.segments = seg + 1
+        log = self._seg_log.tail
+        log.extend((now, now + cycles, now + busy, self._last_seg[lane], kind))
+        if len(log) >= _CHUNK:
+            self._seg_log.seal()
+        self._last_seg[lane] = seg
 
     def milestone(self, core: Core, key: Hashable) -> None:
         """The node running on ``core`` (else its last node) completes ``key`` now; a key
         marked again is moved to the later mark."""
-        node = self._running.get(core.name) or self._last.get(core.name)
+        lane = self._lane_of[core.name]
+        node = self._running[lane] if self._running[lane] >= 0 else self._latest[lane]
         self._milestones[key] = (node, int(self.env.now), core.name)
 
     # -- reading ------------------------------------------------------------------------------
@@ -240,80 +277,97 @@ class CriticalPathRecorder:
 
     def chain(self, key: Hashable, since: int = 0) -> list[Segment]:
         """The segments of the chain that ends at milestone ``key``, from ``since`` on, in time
-        order: contiguous, covering ``[since, milestone time]`` (empty if ``since`` is later)."""
+        order: contiguous, covering ``[since, milestone time]`` (empty if ``since`` is later).
+        Meant for after the run (a node still running then is taken to end at the time it is
+        cut at)."""
         node, t, core = self._mark(key)
         since = int(since)
         if since >= t:
             return []
+        nodes, _, _, end = self._read()
         out: list[Segment] = []  # built backwards
-        if node is not None and node.end is not None and node.end < t:
-            out.append(_idle(core, max(node.end, since), t))
-            t = node.end
-        while node is not None and t > since:
+        if node >= 0 and 0 <= end[node] < t:  # the node had finished when it was marked
+            out.append(_idle(core, max(end[node], since), t))
+            t = end[node]
+        while node >= 0 and t > since:
             self._emit(node, since, t, out)
-            t = node.start
+            start, pred, sent, lane = nodes[_NODE * node:_NODE * node + _NODE]
+            t = start
             if t <= since:
                 break
-            if node.sent is not None:  # caused by a message sent at node.sent
-                if node.sent < t:
-                    out.append(Segment(NETWORK, "network", "network", max(node.sent, since), t,
-                                       {"communication": float(t - max(node.sent, since))}))
-                t = node.sent
-            elif node.pred is None:  # a root: nothing known before it
-                out.append(_idle(node.core, since, t))
+            if sent >= 0:  # caused by a message sent then
+                a = max(sent, since)
+                if a < t:
+                    out.append(Segment(NETWORK, "network", "network", a, t,
+                                       {"communication": float(t - a)}))
+                t = sent
+            elif pred < 0:  # a root: nothing known before it
+                out.append(_idle(self._names[lane], since, t))
                 t = since
-            node = node.pred
+            node = pred
         if t > since:  # a milestone marked on a core that had run nothing
             out.append(_idle(core, since, t))
         out.reverse()
         return out
 
-    def _mark(self, key: Hashable) -> tuple[_Node | None, int, str]:
+    def _mark(self, key: Hashable) -> tuple[int, int, str]:
         try:
             return self._milestones[key]
         except KeyError:
             raise KeyError(f"no milestone {key!r} was marked (have {len(self._milestones)}: "
                            f"{list(self._milestones)[:5]}...)") from None
 
-    def _emit(self, node: _Node, since: int, until: int, out: list[Segment]) -> None:
-        """``node``'s segments inside ``[since, until]``, appended last first; one zero-length
-        segment if none is (so the node counts as a step). A node's segments tile it; only a
-        node still running when the chain is read can have holes (shown as ``wait``)."""
-        lo = max(node.start, since)
-        parts: list[Segment] = []
-        cursor = lo
-        for t0, t1, what in node.segs:
-            if t1 <= lo:
-                continue
-            if t0 >= until:
-                break
-            a, b = max(t0, lo), min(t1, until)
-            if a > cursor:
-                parts.append(self._segment(node, cursor, a, _WAIT, cursor, a))
-            parts.append(self._segment(node, t0, t1, what, a, b))
-            cursor = b
-        if cursor < until:
-            parts.append(self._segment(node, cursor, until, _WAIT, cursor, until))
-        if not parts:
-            parts.append(Segment(node.core, "busy", "handler", lo, lo, {}, (), node.serial))
-        out.extend(reversed(parts))
+    def _read(self) -> tuple:
+        """The logs as tables: (nodes, segments, last segment per node, end per node, -1
+        while running); read again only if something was recorded since."""
+        size = (self.nodes, self.segments)
+        if self._tables is None or self._tables[0] != size:
+            last, end = [-1] * self.nodes, [-1] * self.nodes
+            ends = self._end_log.read()
+            for i in range(0, len(ends), _END):
+                last[ends[i]], end[ends[i]] = ends[i + 1], ends[i + 2]
+            for lane, node in enumerate(self._running):  # still running
+                if node >= 0:
+                    last[node] = self._last_seg[lane]
+            self._tables = (size, (self._node_log.read(), self._seg_log.read(), last, end))
+        return self._tables[1]
 
-    def _segment(self, node: _Node, t0: int, t1: int, what: Any, a: int, b: int) -> Segment:
-        """The part ``[a, b]`` of the segment ``[t0, t1]`` of ``node``."""
-        if isinstance(what, str):
-            if what == _TIMEOUT:
-                return Segment(node.core, "busy", "busy", a, b, {OTHER: float(b - a)}, (),
-                               node.serial)
-            category = "memory" if what in (_SRAM, _DMA) else WAIT
-            return Segment(node.core, "wait", what, a, b, {category: float(b - a)}, (),
-                           node.serial)
-        work, times, tags, label = what
-        work_end = t0 + min(work.cycles * times, t1 - t0)  # then the train's tail
-        working = max(0, min(b, work_end) - max(a, t0))
+    def _emit(self, node: int, since: int, until: int, out: list[Segment]) -> None:
+        """``node``'s time inside ``[since, until]``, appended last first: its busy segments
+        (clipped, so that none overlaps the next) and ``wait`` between them; one zero-length
+        segment if the node has no time there (so that it still counts as a step)."""
+        nodes, segs, last, _ = self._read()
+        start, core = nodes[_NODE * node], self._names[nodes[_NODE * node + 3]]
+        lo = max(start, since)
+        cursor, n0 = until, len(out)
+        seg = last[node]
+        while seg >= 0:
+            t0, worked, t1, prev, kind = segs[_SEG * seg:_SEG * seg + _SEG]
+            seg = prev
+            a, b = max(t0, lo), min(t1, cursor)
+            if b <= a:
+                if t0 <= lo:
+                    break
+                continue
+            if b < cursor:
+                out.append(_wait(core, node, b, cursor))
+            out.append(self._busy(node, core, t0, worked, kind, a, b))
+            cursor = a
+        if cursor > lo:
+            out.append(_wait(core, node, lo, cursor))
+        if len(out) == n0:
+            out.append(Segment(core, "busy", "handler", lo, lo, {}, (), node))
+
+    def _busy(self, node: int, core: str, t0: int, worked: int, kind: int, a: int,
+              b: int) -> Segment:
+        """The part ``[a, b]`` of a spend from ``t0`` whose work ends at ``worked`` (then the
+        train's tail)."""
+        work, tags, label = self._kinds[kind]
+        working = max(0, min(b, worked) - max(a, t0))
         cats = {c: working * share for c, share in self._share(work).items()} if working else {}
         if b - a > working:
             cats["communication"] = cats.get("communication", 0.0) + (b - a - working)
-        return Segment(node.core, "busy", label, a, b, cats, tags, node.serial)
+        return Segment(core, "busy", label, a, b, cats, tags, node)
 
     def _share(self, work: Work) -> dict[str, float]:
         """Fraction of ``work``'s cycles per category (by charge cycles, else energy)."""
@@ -335,6 +389,10 @@ class CriticalPathRecorder:
 
 def _idle(core: str, start: int, end: int) -> Segment:
     return Segment(core, "idle", "idle", start, end, {IDLE: float(end - start)})
+
+
+def _wait(core: str, node: int, start: int, end: int) -> Segment:
+    return Segment(core, "wait", "wait", start, end, {WAIT: float(end - start)}, (), node)
 
 
 def _identity(name: str) -> str:

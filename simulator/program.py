@@ -63,11 +63,10 @@ class Program:
         """Charge ``times`` runs of ``work`` to ``core`` and keep it busy for them (or for
         ``at_least`` cycles, e.g. while a packet train's tail arrives): ``yield`` the result."""
         self.count(core, work, tags, times)
-        event = core.busy(max(work.cycles * times, at_least), label or work.label)
         critical = self.engine.critical
         if critical is not None:
-            critical.spent(event, work, times, tags, label or work.label)
-        return event
+            critical.spent(core, work, times, at_least, tags, label or work.label)
+        return core.busy(max(work.cycles * times, at_least), label or work.label)
 
     def milestone(self, core: Core, key: Hashable) -> None:
         """Mark that the handler now running on ``core`` completes ``key`` (e.g.

@@ -115,7 +115,8 @@ class ChainSegment(_Model):
     label: str
     start_s: float  # from the sub-block's start
     end_s: float
-    category: str  # the category holding most of its time
+    categories: dict[str, float]  # seconds per category, summing to end_s - start_s
+    step: int | None = None  # the handler invocation it belongs to (None: network, idle)
 
 
 class RwkvTokenResult(_Model):

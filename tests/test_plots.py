@@ -80,12 +80,12 @@ def make_result() -> dict:
         for mode in ("dense", "sparse")}
     result["critical_chain"] = [
         {"sub_block": sub, "component": comp, "kind": kind, "label": label, "start_s": a,
-         "end_s": b, "category": cat}
+         "end_s": b, "categories": {cat: b - a}, "step": None if kind == "network" else i}
         for sub in ("time_mix", "channel_mix")
-        for comp, kind, label, a, b, cat in (
+        for i, (comp, kind, label, a, b, cat) in enumerate((
             ("channel_owner", "busy", "layer_norm", 0.0, 1e-6, "computation"),
             ("noc", "network", "network", 1e-6, 2e-6, "communication"),
-            ("att.key.tiles", "busy", "column", 2e-6, 3e-6, "memory"))]
+            ("att.key.tiles", "busy", "column", 2e-6, 3e-6, "memory")))]
     result["provenance"] = {
         "chip": "seneca", "chip_file": "calibration/seneca.yaml", "chip_sha256": "0" * 64,
         "chip_overrides": [], "chip_options": {}, "cost_sources": ["[Tang23] Table 8"],
@@ -148,6 +148,8 @@ def assert_image(path: Path) -> None:
     ("sweep", "csv", ".svg", []),
     ("sweep", "json", ".pdf", []),
     ("profile", "json", ".png", ["--pes", "4"]),
+    ("critical-path", "result", ".png", []),
+    ("critical-path", "result", ".svg", ["--sub-block", "channel_mix"]),
 ])
 def test_command_writes_valid_image(files, tmp_path, capsys, command, source, suffix, extra):
     out = tmp_path / "fig" / f"{command}{suffix}"

@@ -9,7 +9,7 @@ import pytest
 
 from models.rwkv_sites import SITE_SUFFIXES
 from simulator.chips.registry import load_chip
-from simulator.jobs.rwkv_token import JobConfig, map_block, simulate_trace
+from simulator.jobs.rwkv_token import JobConfig, map_block, rwkv_token, simulate_trace
 from workloads.rwkv_inputs import load_traces
 from workloads.rwkv_synthetic import synthetic_rwkv_trace
 
@@ -104,3 +104,29 @@ def test_dataflow_is_faster_than_gathering_every_output():
     for sub in ("time_mix", "channel_mix"):
         assert flow.report["phase_cycles"][sub] < gather.report["phase_cycles"][sub]
     assert np.isfinite(flow.cycles)
+
+
+@pytest.mark.parametrize("strategy", ["dataflow", "rows"])
+def test_critical_path_explains_each_sub_block_latency(block169m, strategy):
+    """The chain of each sub-block spans its simulated latency, and its split by category and
+    by component adds up to it."""
+    result = rwkv_token(*block169m, load_chip("seneca"), job=JobConfig(strategy=strategy))
+    for mode in ("dense", "sparse"):
+        for sub, cp in result.critical_path[mode].items():
+            latency = getattr(result, mode)[sub]["total"].latency_s
+            assert cp.latency_s == pytest.approx(latency, rel=1e-9)
+            assert sum(cp.by_category.values()) == pytest.approx(latency, rel=1e-9)
+            assert sum(cp.by_component.values()) == pytest.approx(latency, rel=1e-9)
+            assert cp.steps >= 3
+            assert "noc" in cp.by_component
+    chain = [s for s in result.critical_chain if s.sub_block == "time_mix"]
+    assert chain[0].start_s == 0
+    for a, b in zip(chain, chain[1:], strict=False):
+        assert a.end_s == pytest.approx(b.start_s)  # contiguous
+
+
+def test_parallel_runs_give_the_same_result(block169m):
+    chip = load_chip("seneca")
+    one = rwkv_token(*block169m, chip)
+    two = rwkv_token(*block169m, chip, workers=2)
+    assert one.model_dump_json() == two.model_dump_json()

@@ -1,4 +1,4 @@
-"""``nmsim plot breakdown|sweep|profile``: figures of job results, written as PNG, SVG or PDF."""
+"""``nmsim plot breakdown|sweep|profile|critical-path``: figures of job results (PNG, SVG, PDF)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,37 @@ def register(cli) -> None:
                    help="the point to show (default: the feasible N with the lowest latency)")
     p.add_argument("--strategy", help="only this partitioning strategy (default: all at N)")
     p.set_defaults(func=_profile)
+
+    p = cli.add("critical-path", group="plot",
+                help="the chain of dependent events that sets a sub-block's latency, over time "
+                "(first token of the sparse run of an rwkv-token result.json)")
+    p.add_argument("result", metavar="RESULT.json", help="written by `nmsim rwkv-token --out`")
+    _output(p)
+    p.add_argument("--sub-block", choices=("time_mix", "channel_mix"), default="time_mix")
+    p.set_defaults(func=_critical_path)
+
+
+def critical_path_of(path: str | Path, sub_block: str) -> Figure:
+    """The critical-path figure of ``sub_block`` from an rwkv-token ``result.json``."""
+    from simulator.critical_path import Segment
+    from simulator.plots import critical_path_figure
+
+    result = load_result(path)
+    hz = float(result["provenance"]["clock_hz"])
+    chain = [s for s in result.get("critical_chain", ()) if s["sub_block"] == sub_block]
+    if not chain:
+        raise PlotInputError(f"{path}: no critical path of {sub_block} (the result predates "
+                             "critical paths; run nmsim rwkv-token again)")
+    segments = [Segment(s["component"], s["kind"], s["label"], round(s["start_s"] * hz),
+                        round(s["end_s"] * hz), {c: v * hz for c, v in s["categories"].items()},
+                        (), s["step"]) for s in chain]
+    name = sub_block.replace("_", "-").capitalize()
+    return critical_path_figure(segments, title=f"{name} critical path, first token of the "
+                                "sparse run", clock_hz=hz)
+
+
+def _critical_path(args: argparse.Namespace) -> int:
+    return _write(args, lambda: critical_path_of(args.result, args.sub_block))
 
 
 def _positive(text: str) -> int:

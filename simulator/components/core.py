@@ -83,42 +83,21 @@ class Core(Component):
             self.handled += 1
 
     def _serve_recorded(self, rec: CriticalPathRecorder):
-        """:meth:`_serve` for critical-path recording: the handler's generator is driven by
-        hand instead of ``yield from``, so the recorder knows which node is executing (it is
-        active exactly between a resumption and the next yield) and what each yield waited
-        for. The events yielded, and so the schedule, are the same as :meth:`_serve`'s."""
-        items = self.inbox.items
-        env = self.env
+        """:meth:`_serve` telling the critical-path recorder when each item starts and ends
+        (the handler runs exactly as there)."""
+        items, stamps = self.inbox.items, self.inbox.stamps
+        lane = rec.lane(self)
         while True:
             if not items:
-                self._wake = env.event()
+                self._wake = self.env.event()
                 yield self._wake
             item = items.popleft()
             self.current = item
-            node = rec.begin(self, item)
+            node = rec.begin(lane, item, stamps)
             result = self.handler(self, item)
             if type(result) is GeneratorType:
-                value: Any = None
-                error: BaseException | None = None
-                while True:
-                    try:
-                        event = result.send(value) if error is None else result.throw(error)
-                    except StopIteration:
-                        break
-                    rec.active = None
-                    spend = rec.spend_info if event is rec.spend_event else None
-                    t0 = env.now
-                    error = None
-                    try:
-                        value = yield event
-                    except GeneratorExit:
-                        result.close()
-                        raise
-                    except Exception as exc:  # a failed event or an interrupt: passed on
-                        value, error = None, exc
-                    rec.active = node
-                    rec.waited(node, t0, event, value, spend)
-            rec.end(node)
+                yield from result
+            rec.end(lane, node)
             self.current = None
             self.handled += 1
 
@@ -187,19 +166,20 @@ class Inbox:
     Lighter than a ``simpy.Store`` (no event per put or get while the core is busy), which
     matters because every delivered packet passes through here."""
 
-    __slots__ = ("items", "_core", "stamps", "_stamp")
+    __slots__ = ("items", "_core", "stamps", "critical")
 
     def __init__(self, core: Core) -> None:
         self.items: deque = deque()
         self._core = core
-        #: when recording the critical path: per item, what the recorder stamps on arrival
+        #: when recording the critical path: the recorder, and what it noted of each item
+        #: when it was put (see simulator.critical_path)
+        self.critical: CriticalPathRecorder | None = None
         self.stamps: deque | None = None
-        self._stamp: Callable[[Any], Any] | None = None
 
     def put(self, item: Any) -> None:
         self.items.append(item)
-        if self._stamp is not None:
-            self.stamps.append(self._stamp(item))
+        if self.critical is not None:
+            self.critical.stamp(self.stamps, item)
         self._core._wake_up()
 
     def __len__(self) -> int:

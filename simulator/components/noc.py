@@ -318,10 +318,13 @@ class Noc(Component):
             self.delivered += 1
             if self.deliveries is not None:
                 self.deliveries[(p.id, ep)] += 1
-            if self.engine.critical is None:
+            critical = self.engine.critical
+            if critical is None:
                 deliver(p)
             else:  # a gateway that relays p sends while p is being delivered
-                self.engine.critical.deliver(deliver, p)
+                critical.delivering = p
+                deliver(p)
+                critical.delivering = None
         if not kids:
             return
         env, timeline, free_at = self.env, self.engine.timeline, self.link_free_at

@@ -156,8 +156,9 @@ def critical_paths(run: Run) -> tuple[dict[str, dict], list[dict]]:
                 chain += [{"sub_block": sub, "component": fold(g.component), "kind": g.kind,
                            "label": g.label, "start_s": (g.start - since) / hz,
                            "end_s": (g.end - since) / hz,
-                           "category": max(g.categories, key=g.categories.get)
-                           if g.categories else g.kind} for g in segments]
+                           "categories": {c: v / hz for c, v in g.categories.items()},
+                           "step": g.node}
+                          for g in segments]
         out[sub] = {"latency_s": acc["cycles"] / tokens / hz, "cycles": acc["cycles"] / tokens,
                     "steps": acc["steps"] / tokens,
                     **{key: {k: v / tokens / hz for k, v in sorted(acc[key].items())}
@@ -298,4 +299,13 @@ def format_table(result: RwkvTokenResult) -> str:
         rat = result.ratios[sub]
         lines.append(f"{'':12s}{'ratio':8s}dense/sparse: energy {rat.energy:.2f}x, "
                      f"latency {rat.latency:.2f}x")
+    lines += ["", "critical path (the chain of dependent events that sets each latency):"]
+    for mode in MODES:
+        for sub, cp in result.critical_path[mode].items():
+            where = sorted(cp.by_component.items(), key=lambda kv: -kv[1])[:3]
+            cats = sorted(cp.by_category.items(), key=lambda kv: -kv[1])
+            lines.append(
+                f"  {mode:7s}{sub:12s}{cp.latency_s * 1e6:8.1f} µs, {cp.steps:.0f} steps; on "
+                + ", ".join(f"{k} {v * 1e6:.1f}" for k, v in where) + " µs; "
+                + ", ".join(f"{k} {v / cp.latency_s:.0%}" for k, v in cats if v > 0))
     return "\n".join(lines)

@@ -2,9 +2,10 @@
 
 One row per component on the chain (cores folded to their roles, the network on its own row),
 in the order the chain first reaches them; each segment is a bar split by the categories its
-cycles pay for, and a thin line joins each segment to the next where the chain changes rows,
-so the eye can follow it from the first cause to the milestone. Input: the segments of
-:meth:`simulator.critical_path.CriticalPathRecorder.chain`.
+cycles pay for, and a thin line joins each bar to the next where the chain changes rows,
+so the eye can follow it from the first cause to the milestone. Consecutive segments on
+one row (a core working through its queue) are one bar, split by category. Input: the
+segments of :meth:`simulator.critical_path.CriticalPathRecorder.chain`.
 """
 
 from __future__ import annotations
@@ -48,26 +49,42 @@ def critical_path_figure(segments: Sequence[Segment], fold: Callable[[str], str]
     for c in names:
         colors.setdefault(c, _SPARE[len(colors) % len(_SPARE)])
 
+    origin = segments[0].start
+
+    def x(cycle: float) -> float:
+        return (cycle - origin) * scale
+
+    # one bar per run of consecutive segments on a row (a core working through its queue is
+    # one stretch, not a hundred slivers), its categories side by side in legend order
+    runs: list[tuple[int, int, int, dict[str, float]]] = []  # (row, start, end, categories)
+    for seg in segments:
+        row = rows[fold(seg.component)]
+        if runs and runs[-1][0] == row and runs[-1][2] == seg.start:
+            cats = runs[-1][3]
+            runs[-1] = (row, runs[-1][1], seg.end, cats)
+        else:
+            cats = {}
+            runs.append((row, seg.start, seg.end, cats))
+        for c, v in seg.categories.items():
+            cats[c] = cats.get(c, 0.0) + v
     bars: dict[tuple[int, str], list[tuple[float, float]]] = {}
-    for s in segments:
-        row, left = rows[fold(s.component)], float(s.start)
-        for c in names:  # the segment's categories side by side, in legend order
-            width = s.categories.get(c, 0.0)
+    for row, start, _, cats in runs:
+        left = float(start)
+        for c in names:
+            width = cats.get(c, 0.0)
             if width > 0:
-                bars.setdefault((row, c), []).append((left * scale, width * scale))
+                bars.setdefault((row, c), []).append((x(left), width * scale))
                 left += width
     fig = new_figure(10, 1.6 + 0.32 * len(rows))
     ax = fig.subplots()
     for (row, c), spans in bars.items():
         ax.broken_barh(spans, (row - 0.35, 0.7), facecolors=colors[c], edgecolor="none")
-    for a, b in zip(segments, segments[1:], strict=False):
-        ra, rb = rows[fold(a.component)], rows[fold(b.component)]
-        if ra != rb:
-            ax.add_line(Line2D([a.end * scale] * 2, [ra, rb], color="#555555", lw=0.6))
+    for (ra, _, end, _), (rb, _, _, _) in zip(runs, runs[1:], strict=False):
+        ax.add_line(Line2D([x(end)] * 2, [ra, rb], color="#555555", lw=0.6))
     ax.set_yticks(range(len(rows)), list(rows), fontsize=8 if len(rows) > 16 else 9)
     ax.set_ylim(len(rows) - 0.5, -0.5)  # the first component on the chain on top
-    ax.set_xlim(segments[0].start * scale, segments[-1].end * scale)
-    ax.set_xlabel(f"time ({unit})")
+    ax.set_xlim(0, x(segments[-1].end))
+    ax.set_xlabel(f"{unit} from cycle {origin:,}" if origin else f"time ({unit})")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     fig.legend(handles=[Patch(color=colors[c], label=c) for c in names],

@@ -306,9 +306,9 @@ class RwkvBlockProgram(Program):
         tg = sm.tags
         if type(data) is Events:
             work, events = self._event_work(rows), packet.count - 1
-            self.count(core, work, tg, events)
-            cycles = work.cycles * events + self._receive.cycles  # + the end-of-input packet
-            yield self.spend(core, self._receive, tg, at_least=max(cycles, packet.tail_cycles),
+            self.count(core, self._receive, tg)  # the end-of-input packet
+            cycles = work.cycles * events + self._receive.cycles
+            yield self.spend(core, work, tg, events, at_least=max(cycles, packet.tail_cycles),
                              label="column")
             if not self._complete(("in", i, data.t), expected):
                 return

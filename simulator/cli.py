@@ -11,17 +11,29 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-#: Modules that register commands, in the order their commands are listed in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "simulator.commands.rwkv_token",
-    "simulator.commands.trace_rwkv",
-    "simulator.commands.trace_egru",
-    "simulator.commands.sparsify_rwkv",
-    "simulator.commands.plot",
-    "simulator.commands.calibrate",
-    "simulator.commands.egru_sweep",
-    "simulator.commands.validate",
-)
+#: Modules that register commands, in the order their commands are listed in ``--help``,
+#: with the first word of the commands each registers.
+COMMAND_MODULES: dict[str, str] = {
+    "simulator.commands.rwkv_token": "rwkv-token",
+    "simulator.commands.trace_rwkv": "trace",
+    "simulator.commands.trace_egru": "trace",
+    "simulator.commands.sparsify_rwkv": "sparsify",
+    "simulator.commands.plot": "plot",
+    "simulator.commands.calibrate": "calibrate",
+    "simulator.commands.egru_sweep": "egru-sweep",
+    "simulator.commands.validate": "validate",
+}
+#: the one-line summary of each first word in ``nmsim --help`` (which imports no command: a
+#: command's own ``--help`` has its full description)
+SUMMARIES: dict[str, str] = {
+    "rwkv-token": "one token through one RWKV-4 block on a chip, dense vs activation-sparse",
+    "trace": "record or synthesise event traces (trace rwkv, trace egru)",
+    "sparsify": "training-free threshold search for activation sparsity (sparsify rwkv)",
+    "plot": "figures of results: breakdown, sweep, profile, critical-path",
+    "calibrate": "the chip models against published measurements; fits; cited values",
+    "egru-sweep": "EGRU layers partitioned over N cores of a chip, swept over N",
+    "validate": "the simulator against published results, cell by cell, with the gap explained",
+}
 
 
 class Commands:
@@ -43,19 +55,38 @@ class Commands:
         return self._groups[group]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of those ``command`` (a first word, such as
+    ``rwkv-token`` or ``plot``) names: running one command imports only its module."""
     parser = argparse.ArgumentParser(
         prog="nmsim",
         description="Event-based simulator of sparse language models on SENECA and SpiNNaker2.",
     )
     cli = Commands(parser)
-    for module in COMMAND_MODULES:
+    wanted = [m for m, word in COMMAND_MODULES.items() if word == command] or COMMAND_MODULES
+    for module in wanted:
         importlib.import_module(module).register(cli)
     return parser
 
 
+def overview_parser() -> argparse.ArgumentParser:
+    """``nmsim`` and ``nmsim --help``: the commands and their summaries, nothing imported."""
+    parser = argparse.ArgumentParser(
+        prog="nmsim",
+        description="Event-based simulator of sparse language models on SENECA and SpiNNaker2.",
+        epilog="Every command has its own --help (e.g. nmsim rwkv-token --help).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for word, summary in SUMMARIES.items():
+        sub.add_parser(word, help=summary)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        overview_parser().print_help()
+        return 0 if argv else 2
+    parser = build_parser(argv[0])
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -158,3 +158,25 @@ def test_the_sparsify_default_is_the_published_factor() -> None:
     from simulator.commands.sparsify_rwkv import PUBLISHED_LOSS_INC as shown
 
     assert shown == PUBLISHED_LOSS_INC
+
+
+def test_help_imports_only_what_it_shows(tmp_path: Path) -> None:
+    """``nmsim --help`` imports no command (nor numpy, matplotlib); a command imports only its
+    own module; every first word has a summary."""
+    run_without_torch("""
+    import contextlib, io
+    from simulator.cli import COMMAND_MODULES, SUMMARIES, main
+
+    assert set(SUMMARIES) == set(COMMAND_MODULES.values())
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--help"]) == 0
+    heavy = [m for m in sys.modules if m.split(".")[0] in ("numpy", "matplotlib", "simpy")
+             or m.startswith("simulator.commands.")]
+    assert not heavy, heavy
+    assert all(word in out.getvalue() for word in SUMMARIES)
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        main(["validate", "--help"])
+    loaded = {m for m in sys.modules if m.startswith("simulator.commands.")}
+    assert loaded == {"simulator.commands.validate"}, loaded
+    """, tmp_path)

@@ -6,19 +6,10 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
-
-from simulator.plots import (
-    SAVE_FORMATS,
-    PlotInputError,
-    breakdown_figure,
-    load_result,
-    load_sweep,
-    profile_figure,
-    save,
-    sweep_figure,
-)
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not for --help
+    from matplotlib.figure import Figure
 
 
 def register(cli) -> None:
@@ -61,7 +52,7 @@ def register(cli) -> None:
 def critical_path_of(path: str | Path, sub_block: str) -> Figure:
     """The critical-path figure of ``sub_block`` from an rwkv-token ``result.json``."""
     from simulator.critical_path import Segment
-    from simulator.plots import critical_path_figure
+    from simulator.plots import PlotInputError, critical_path_figure, load_result
 
     result = load_result(path)
     hz = float(result["provenance"]["clock_hz"])
@@ -94,22 +85,30 @@ def _output(p: argparse.ArgumentParser) -> None:
 
 
 def _breakdown(args: argparse.Namespace) -> int:
+    from simulator.plots import breakdown_figure, load_result
+
     return _write(args, lambda: breakdown_figure(load_result(args.result), args.metric,
                                                  args.percent, args.by, args.top))
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from simulator.plots import load_sweep, sweep_figure
+
     return _write(args, lambda: sweep_figure(load_sweep(args.sweep)))
 
 
 def _profile(args: argparse.Namespace) -> int:
     keys = ("pes", "strategy", "fits", "stages")
+    from simulator.plots import load_sweep, profile_figure
+
     return _write(args, lambda: profile_figure(load_sweep(args.sweep, keys), args.pes,
                                                args.strategy))
 
 
 def _write(args: argparse.Namespace, make: Callable[[], Figure]) -> int:
     """Build and save the figure; bad input is a one-line error, not a traceback."""
+    from simulator.plots import SAVE_FORMATS, PlotInputError, save
+
     try:
         if Path(args.output).suffix.lower() not in SAVE_FORMATS:
             raise PlotInputError(f"cannot tell the image format of {args.output}: use one of "

@@ -220,12 +220,13 @@ class Noc(Component):
                 raise ValueError(f"{self.name}: unknown endpoint {d!r}")
         src_node = self._endpoints[src][0]
         tree = self.tree(src_node, frozenset(self._endpoints[d][0] for d in dsts))
-        steps = {}
         wanted = set(dsts)
-        for node in {src_node} | _all(tree):
-            here = tuple((ep, self._endpoints[ep][1]) for ep in self._at_node.get(node, ())
-                         if ep in wanted)
-            steps[node] = (here, tree.get(node, ()))
+        at: dict[Node, tuple] = {}  # destination nodes: their endpoints, in attachment order
+        for node in {self._endpoints[d][0] for d in dsts}:
+            at[node] = tuple((ep, self._endpoints[ep][1]) for ep in self._at_node[node]
+                             if ep in wanted)
+        steps = {node: (at.get(node, ()), tree.get(node, ()))
+                 for node in {src_node} | _all(tree)}
         edges = tuple((u, v) for u, kids in tree.items() for v in kids)
         plan = _Plan(src_node, dsts, steps, edges)
         self._plans[key] = plan

@@ -12,6 +12,9 @@ core waiting for an input that never comes), that is a deadlock and :meth:`Engin
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -75,7 +78,8 @@ class Engine:
 
         Without ``until``, leftover work is a deadlock and raises :class:`DeadlockError`.
         """
-        self.env.run(until=until)
+        with _fewer_collections():
+            self.env.run(until=until)
         if until is None:
             stuck = {n: p for n, c in self.components.items() if (p := c.pending())}
             if stuck:
@@ -108,3 +112,22 @@ class Engine:
         """Add a busy span to the timeline, if one is being recorded."""
         if self.timeline is not None:
             self.timeline.span(track, name, start, end)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run with the cyclic garbage collector scanning less often: a run allocates millions of
+    short-lived events, and with the default thresholds the collector re-scans the whole
+    built system (cores, routes, traces) again and again (measured: a quarter of the run
+    time of the default rwkv-token). ``gc.freeze`` moves what exists before the run out of
+    the scans; collections still happen, every 100,000 allocations instead of 700. Results
+    do not depend on it; memory did not grow (same peak, default run)."""
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+

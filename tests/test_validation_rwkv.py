@@ -90,7 +90,7 @@ def test_waterfall_adds_up_from_the_paper_to_the_default():
                                               rel=1e-12)
             assert levels[-1] == pytest.approx(v._value(default, q, mode, "block", "total"),
                                                rel=1e-12)
-            # and every step between moves the level (no step is a no-op on both runs)
+    # every step between moves some level (no step is a no-op)
     for a, b in zip(result.steps[1:], result.steps[2:], strict=False):
         assert a.values != b.values, b.step
     assert "Knunyants" in v.format_table(result)

@@ -12,12 +12,12 @@ import sys
 from collections.abc import Sequence
 
 #: Modules that register commands, in the order their commands are listed in ``--help``,
-#: with the first word of the commands each registers.
+#: with the words of the commands each registers (``plot``: every ``plot KIND``).
 COMMAND_MODULES: dict[str, str] = {
     "simulator.commands.rwkv_token": "rwkv-token",
-    "simulator.commands.trace_rwkv": "trace",
-    "simulator.commands.trace_egru": "trace",
-    "simulator.commands.sparsify_rwkv": "sparsify",
+    "simulator.commands.trace_rwkv": "trace rwkv",
+    "simulator.commands.trace_egru": "trace egru",
+    "simulator.commands.sparsify_rwkv": "sparsify rwkv",
     "simulator.commands.plot": "plot",
     "simulator.commands.calibrate": "calibrate",
     "simulator.commands.egru_sweep": "egru-sweep",
@@ -55,18 +55,25 @@ class Commands:
         return self._groups[group]
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of every command, or only of those ``command`` (a first word, such as
-    ``rwkv-token`` or ``plot``) names: running one command imports only its module."""
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser of the commands ``argv`` names (``["plot", "breakdown", ...]``: the plot
+    commands; ``["trace", "rwkv"]``: that one), or of every command if it names none: running
+    one command imports only its own module."""
     parser = argparse.ArgumentParser(
         prog="nmsim",
         description="Event-based simulator of sparse language models on SENECA and SpiNNaker2.",
     )
     cli = Commands(parser)
-    wanted = [m for m, word in COMMAND_MODULES.items() if word == command] or COMMAND_MODULES
-    for module in wanted:
+    for module in _modules_for(list(argv)):
         importlib.import_module(module).register(cli)
     return parser
+
+
+def _modules_for(argv: list[str]) -> list[str]:
+    words = {m: w.split() for m, w in COMMAND_MODULES.items()}
+    first = [m for m, w in words.items() if argv[:1] == w[:1]]
+    exact = [m for m in first if words[m] == argv[: len(words[m])]]
+    return exact or first or list(COMMAND_MODULES)
 
 
 def overview_parser() -> argparse.ArgumentParser:
@@ -76,7 +83,7 @@ def overview_parser() -> argparse.ArgumentParser:
         description="Event-based simulator of sparse language models on SENECA and SpiNNaker2.",
         epilog="Every command has its own --help (e.g. nmsim rwkv-token --help).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for word, summary in SUMMARIES.items():
+    for word, summary in SUMMARIES.items():  # first words, in the order of COMMAND_MODULES
         sub.add_parser(word, help=summary)
     return parser
 
@@ -86,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         overview_parser().print_help()
         return 0 if argv else 2
-    parser = build_parser(argv[0])
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -34,9 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.optimize import brentq
-from scipy.special import ndtr, ndtri
 from tqdm import tqdm
 
 from models.csr import to_csr
@@ -47,6 +44,7 @@ from workloads.opcounts import ProductRule, SiteOps, product_rule, trace_ops
 from workloads.trace import SiteEvents, SiteSpec, Trace, TraceMeta
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
     from torch import Tensor
 
     from models.egru import EGRULM, StateCarry
@@ -290,6 +288,9 @@ def _nnz_per_matrix(shapes: Mapping[str, tuple[int, int]], sparsity: float, scop
     every matrix. ``global``: one magnitude threshold ``tau`` over all Xavier-normal matrices
     (what global magnitude pruning does to a fresh network, for large matrices), with
     ``sum_m n_m * P(|w_m| > tau) = round((1 - s) * N)``; counts rounded by largest remainder."""
+    from scipy.optimize import brentq  # scipy only when a synthetic trace is drawn
+    from scipy.special import ndtr, ndtri
+
     sizes = {k: r * c for k, (r, c) in shapes.items()}
     if scope == "per_matrix":
         nnz = {k: round((1.0 - sparsity) * n) for k, n in sizes.items()}
@@ -314,6 +315,9 @@ def _random_csr(rng: np.random.Generator, shape: tuple[int, int], nnz: int, cut:
                 std: float) -> sp.csr_array:
     """``nnz`` weights at uniformly random positions; values are what magnitude pruning keeps
     of N(0, std^2): magnitude from the tail beyond ``cut * std``, random sign."""
+    import scipy.sparse as sp
+    from scipy.special import ndtr, ndtri
+
     n = shape[0] * shape[1]
     pos = np.sort(rng.choice(n, size=nnz, replace=False))
     tail = 2.0 * ndtr(-cut)

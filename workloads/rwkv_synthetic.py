@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-from scipy.special import ndtri
 
 from models.rwkv_config import RWKVConfig
 from models.rwkv_sites import SITE_SUFFIXES
@@ -120,6 +119,8 @@ def _values(
     rng: np.random.Generator, suffix: str, kept: float, shape: tuple[int, int]
 ) -> np.ndarray:
     """Gaussian tail samples by inverse CDF: P(Z > z) = u * tail mass, u uniform in (0, 1]."""
+    from scipy.special import ndtri  # scipy only when a trace is drawn
+
     u = 1.0 - rng.random(shape)
     if suffix == "ffn.value":  # squared ReLU: relu(z)^2 > 0 for the top `kept` of z
         mag = np.square(-ndtri(u * kept))

@@ -18,11 +18,13 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 FORMAT_NAME = "nmsim-trace"
 FORMAT_VERSION = 1
@@ -179,6 +181,8 @@ class Trace:
             arrays[f"events/{name}/indices"] = ev.indices.astype(np.int32)
             arrays[f"events/{name}/values"] = ev.values.astype(np.float32)
         for name, m in self.matrices.items():
+            import scipy.sparse as sp  # only traces with weight matrices need scipy
+
             m = sp.csr_array(m)
             arrays[f"matrices/{name}/data"] = m.data.astype(np.float32)
             arrays[f"matrices/{name}/indices"] = m.indices.astype(np.int32)
@@ -236,6 +240,8 @@ class Trace:
             {k.split("/")[1] for k in arrays if k.startswith("matrices/")}
         )
         matrices = {}
+        if matrix_names:
+            import scipy.sparse as sp  # only traces with weight matrices need scipy
         for name in matrix_names:
             shape = tuple(int(v) for v in need(f"matrices/{name}/shape"))
             try:

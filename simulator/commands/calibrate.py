@@ -9,7 +9,6 @@ from dataclasses import asdict
 
 from calibration.schema import cited_values
 from simulator.chips import registry
-from simulator.references import format_report, report_rows
 
 
 def register(cli) -> None:
@@ -28,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     if args.fit:
         out["fit"] = _fit()
     if args.report or not args.fit:
+        from simulator.references import format_report, report_rows
+
         rows = report_rows()
         out["report"] = [{**asdict(r), "error": r.error} for r in rows]
         if not args.json:

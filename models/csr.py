@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
-import scipy.sparse as sp
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
     import torch
 
 #: Bytes per stored value for the supported value formats.
@@ -49,6 +49,8 @@ def csr_footprint_bytes(
 def to_csr(matrix: MatrixLike) -> sp.csr_array:
     """float32 CSR of a dense tensor/array or sparse matrix; explicit zeros dropped, indices
     sorted (canonical, so equal matrices give equal arrays)."""
+    import scipy.sparse as sp  # imported when a matrix is made, not with the module
+
     torch = sys.modules.get("torch")  # no tensor without torch, and no import here for it
     if torch is not None and isinstance(matrix, torch.Tensor):
         matrix = matrix.detach().cpu().numpy()
@@ -83,6 +85,8 @@ class CSRView:
         return self.shape[0]
 
     def to_csr(self) -> sp.csr_array:
+        import scipy.sparse as sp
+
         return sp.csr_array((self.values, self.col_indices, self.row_extents), shape=self.shape)
 
     def to_dense(self) -> np.ndarray:

@@ -23,13 +23,15 @@ can hold is the chip's business.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import scipy.sparse as sp
 
 from models.csr import csr_footprint_bytes, gate_rows
 from workloads.trace import Trace, TraceError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 Strategy = Literal["equal", "balanced"]
 LayerSplit = Literal["equal", "nnz"]
@@ -85,6 +87,8 @@ def layers_from_trace(trace: Trace) -> list[EgruLayer]:
             site = trace.site(f"layer{i}.{part}")
             if site.matrix is None:
                 raise TraceError(f"trace site {site.name!r} carries no weight matrix")
+            import scipy.sparse as sp  # only when a trace's matrices are read
+
             mats.append(sp.csr_array(trace.matrices[site.matrix]))
         w, r = mats
         if w.shape[0] != 3 * r.shape[1] or r.shape[0] != r.shape[1] * 3:

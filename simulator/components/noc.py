@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 from simulator.components.base import Component
 from simulator.ledger import Category, Tags
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from simulator.engine import Engine
 
 Node = Hashable
@@ -55,6 +56,8 @@ class NocConfig(BaseModel):
 
 def mesh_graph(width: int, height: int, missing: Iterable[tuple[int, int]] = ()) -> nx.Graph:
     """A ``width`` x ``height`` 2-D mesh with ``(x, y)`` nodes, minus the ``missing`` nodes."""
+    import networkx as nx  # the topology library, when a topology is built
+
     g = nx.grid_2d_graph(width, height)
     g.remove_nodes_from(list(missing))
     return g
@@ -143,6 +146,8 @@ class Noc(Component):
         if self.config.routing == "shortest":
             paths = self._bfs.get(src)
             if paths is None:
+                import networkx as nx
+
                 paths = self._bfs[src] = nx.single_source_shortest_path(self.graph, src)
             if dst not in paths:
                 raise ValueError(f"{self.name}: no route from {src!r} to {dst!r}")

@@ -1,0 +1,54 @@
+"""Start-up time of every command's ``--help``, and whether torch was imported.
+
+Run: ``python benchmarks/startup.py [--repeat 3]``. Each command runs in a fresh interpreter
+(``python -m simulator.cli CMD --help``) and the best of ``--repeat`` wall times is printed
+against the 0.5 s target, with ``python -c pass`` measured in the same run as the floor (the
+interpreter's own start-up, which no change here can remove). ``-X importtime`` tells whether
+torch was imported: it must not be, for ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+COMMANDS: tuple[tuple[str, ...], ...] = (
+    (), ("rwkv-token",), ("trace", "rwkv"), ("trace", "egru"), ("sparsify", "rwkv"),
+    ("plot", "breakdown"), ("calibrate",), ("egru-sweep",), ("validate",),
+)
+TARGET_S = 0.5
+
+
+def best_of(command: list[str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def imports_torch(words: tuple[str, ...]) -> bool:
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "simulator.cli", *words,
+                          "--help"], capture_output=True, text=True)
+    return any(line.rstrip().endswith("| torch") for line in out.stderr.splitlines())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    floor = best_of([sys.executable, "-c", "pass"], args.repeat)
+    print(f"{'python -c pass':32s}{floor:7.2f} s  (the interpreter alone)")
+    for words in COMMANDS:
+        wall = best_of([sys.executable, "-m", "simulator.cli", *words, "--help"], args.repeat)
+        name = "nmsim " + " ".join(words) + " --help"
+        verdict = "ok" if wall < TARGET_S else "SLOW"
+        torch = ", imports torch" if imports_torch(words) else ""
+        print(f"{name:32s}{wall:7.2f} s  {verdict} (target {TARGET_S} s){torch}")
+
+
+if __name__ == "__main__":
+    main()

@@ -32,7 +32,7 @@ import numpy as np
 
 from simulator.chips.work import Work
 from simulator.components import Packet
-from simulator.ledger import Category, tags
+from simulator.ledger import Category, Tags, tags
 from simulator.mappings.egru import CHUNK_BYTES, EgruMap
 from simulator.program import Program
 from workloads.egru_ops import POINTWISE_OPS
@@ -182,6 +182,27 @@ class EgruProgram(Program):
         return self.spend(core, work, self._tags[(st.layer, stage)], label=label)
 
     def _on_spike(self, core, st: CoreState, s: Spike):
+        """This spike and those waiting right behind it, served back to back as one action:
+        each charged as its own, the core busy for their sum (the times of serving them one
+        by one: each would have started when the one before ended), until the step is ready
+        to finish, which ends the run where a handler call of its own would have."""
+        cycles = 0
+        while True:
+            col, tg, stage, c = self._take_spike(st, s)
+            self.count(core, self._recv, self._tags[(st.layer, "communication")])
+            cycles += c
+            if self._ready(st):
+                break
+            nxt = core.inbox.take_next(_is_spike)
+            if nxt is None:
+                break
+            self.count(core, col, tg)  # charged here; the last one is spent below
+            s = nxt.data
+        yield self.spend(core, col, tg, at_least=cycles, label=stage)
+
+    def _take_spike(self, st: CoreState, s: Spike) -> tuple[Work, Tags, str, int]:
+        """Account one spike on its core's state: its CSR column, tags, stage and cycles
+        (receive interrupt + column)."""
         if s.layer == st.layer - 1:
             matrix, step, nnz, stage = "W", s.t, st.w_nnz[s.neuron], "input_matmul"
         else:
@@ -190,13 +211,11 @@ class EgruProgram(Program):
             raise RuntimeError(f"core {st.index} at step {st.step} got an event for step {step}")
         col = self.cost.csr_column(nnz)
         st.stage_cycles["communication"] += self._recv.cycles
-        self.count(core, self._recv, self._tags[(st.layer, "communication")])
         st.got[(matrix, step)] += 1
         if st.received is not None:
             st.received.append((s.layer, s.t, s.neuron))
         st.stage_cycles[stage] += col.cycles
-        yield self.spend(core, col, self._tags[(st.layer, stage)],
-                         at_least=self._recv.cycles + col.cycles, label=stage)
+        return col, self._tags[(st.layer, stage)], stage, self._recv.cycles + col.cycles
 
     # layer 0 from DRAM: the embedding x_t, streamed in chunks through two buffers
     def _issue_chunks(self, core, st: CoreState):
@@ -379,3 +398,8 @@ def layer_outputs(trace: Trace, n_layers: int) -> list[list[np.ndarray | None]]:
             raise TraceError(f"layer{layer}.R has events at step 0: y_(-1) must be zero")
         out.append(per_step)
     return out
+
+
+def _is_spike(item: object) -> bool:
+    return isinstance(item, Packet) and isinstance(item.data, Spike)
+

@@ -187,6 +187,13 @@ class CriticalPathRecorder:
         stamps.append(self.env.now)
         stamps.append(None if type(item) is Packet else self.active)
 
+    def drop(self, stamps: deque) -> None:
+        """Forget the stamps of the first item of an inbox, taken by a handler that serves
+        it as part of the item it is handling (``Inbox.take_next``): on the chain it is part
+        of that node."""
+        stamps.popleft()
+        stamps.popleft()
+
     def cause_of(self, src: str) -> int | Packet | None:
         """The cause of a packet endpoint ``src`` sends now: the node running on that core,
         else the packet being delivered (a gateway relays it), else the executing handler's

@@ -190,8 +190,8 @@ class Inbox:
         items = self.items
         if not items or not wanted(items[0]):
             return None
-        if self.stamps is not None:
-            self.stamps.popleft()
+        if self.critical is not None:
+            self.critical.drop(self.stamps)
         self._core.handled += 1
         return items.popleft()
 

@@ -305,12 +305,21 @@ class RwkvBlockProgram(Program):
         data = packet.data
         tg = sm.tags
         if type(data) is Events:
-            work, events = self._event_work(rows), packet.count - 1
-            self.count(core, self._receive, tg)  # the end-of-input packet
-            cycles = work.cycles * events + self._receive.cycles
-            yield self.spend(core, work, tg, events, at_least=max(cycles, packet.tail_cycles),
-                             label="column")
-            if not self._complete(("in", i, data.t), expected):
+            # this train and the trains waiting right behind it, served back to back as one
+            # action: each busy for its events or until its tail arrives, as one handler call
+            # each would be (they were all waiting), until one completes the input
+            work, events, cycles = self._event_work(rows), 0, 0
+            while True:
+                n = packet.count - 1
+                self.count(core, self._receive, tg)  # the end-of-input packet
+                events += n
+                cycles += max(work.cycles * n + self._receive.cycles, packet.tail_cycles)
+                complete = self._complete(("in", i, data.t), expected)
+                if complete or (packet := core.inbox.take_next(_is_events)) is None:
+                    break
+                data = packet.data
+            yield self.spend(core, work, tg, events, at_least=cycles, label="column")
+            if not complete:
                 return
             if gi:  # partial sums to the first core of the output group
                 yield from self._send(core, [([sm.core(0, go)], rows,
@@ -321,3 +330,8 @@ class RwkvBlockProgram(Program):
             yield self.spend(core, self.cost.elementwise("add", rows), sm.partial_tags)
         if self._complete(("sum", i, data.t), sm.in_splits):
             yield from self._outputs(core, sm, go, data.t)
+
+
+def _is_events(item: object) -> bool:
+    return type(getattr(item, "data", None)) is Events
+

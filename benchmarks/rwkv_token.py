@@ -10,6 +10,14 @@ Phases are timed separately: making the traces, then simulating (building the ch
 the engine, reducing the ledger). "Events" are the hardware events the model resolves: packet
 trains delivered (each stands for ``count`` wire packets), items handled by cores, plus the
 SimPy events the engine processed.
+
+:func:`measure` (for ``benchmarks/check_perf.py``) times the simulation phase alone (one token,
+best of ``repeat``) against a reference timed in the same run: a bare SimPy loop (64 processes
+of ``env.timeout(1)``) doing ``REF_EVENTS`` events, under the same event-counting ``step``.
+``sim_time_ratio`` = simulation seconds / reference seconds (lower is better): the job's cost
+in units of "a million bare SimPy events", which does not reward or punish a change that does
+the same work in fewer SimPy events. ``events_rate_vs_bare`` (reported, not compared) is the
+job's SimPy events per second over the bare loop's.
 """
 
 from __future__ import annotations
@@ -24,6 +32,51 @@ import simpy
 from simulator.chips.registry import load_chip
 from simulator.jobs import rwkv_token as job
 from workloads.rwkv_inputs import load_traces
+
+REF_EVENTS = 1_000_000
+HIGHER_IS_BETTER: set[str] = set()  # sim_time_ratio is a time: lower is better
+
+
+def _bare_seconds(events: int) -> float:
+    env = simpy.Environment()
+
+    def ticker(k: int):
+        for _ in range(k):
+            yield env.timeout(1)
+
+    for _ in range(64):
+        env.process(ticker(events // 64))
+    t0 = time.perf_counter()
+    env.run()
+    return time.perf_counter() - t0
+
+
+def measure(chip: str = "seneca", tokens: int = 1, repeat: int = 2) -> dict[str, float]:
+    """Simulation time of the job over a bare-SimPy reference timed in the same run."""
+    steps = {"n": 0}
+    original = simpy.Environment.step
+
+    def counting_step(env: simpy.Environment) -> None:
+        steps["n"] += 1
+        original(env)
+
+    dense, sparse = load_traces(tokens=tokens)
+    simpy.Environment.step = counting_step
+    try:
+        sims = []
+        for _ in range(repeat):
+            steps["n"] = 0
+            t0 = time.perf_counter()
+            job.rwkv_token(dense, sparse, load_chip(chip), tokens=tokens)
+            sims.append((time.perf_counter() - t0, steps["n"]))
+        sim, n_steps = min(sims)
+        steps["n"] = 0
+        ref = min(_bare_seconds(REF_EVENTS // 5) for _ in range(3)) * 5  # best of 3, scaled
+        ref_events = steps["n"] / 3 * 5
+    finally:
+        simpy.Environment.step = original
+    return {"sim_time_ratio": sim / ref,
+            "events_rate_vs_bare": (n_steps / sim) / (ref_events / ref)}
 
 
 def main() -> None:

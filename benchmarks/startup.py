@@ -5,6 +5,10 @@ Run: ``python benchmarks/startup.py [--repeat 3]``. Each command runs in a fresh
 against the 0.5 s target, with ``python -c pass`` measured in the same run as the floor (the
 interpreter's own start-up, which no change here can remove). ``-X importtime`` tells whether
 torch was imported: it must not be, for ``--help``.
+
+:func:`measure` (for ``benchmarks/check_perf.py``) returns, per command, its ``--help`` time
+divided by ``python -c pass`` measured in the same run (``<command>_help_ratio``, lower is
+better): how many interpreter start-ups the command costs, whatever the machine.
 """
 
 from __future__ import annotations
@@ -34,6 +38,21 @@ def imports_torch(words: tuple[str, ...]) -> bool:
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "simulator.cli", *words,
                           "--help"], capture_output=True, text=True)
     return any(line.rstrip().endswith("| torch") for line in out.stderr.splitlines())
+
+
+def help_key(words: tuple[str, ...]) -> str:
+    return "_".join(("nmsim", *words)).replace("-", "_") + "_help_ratio"
+
+
+HIGHER_IS_BETTER: set[str] = set()  # every ratio here is a time: lower is better
+
+
+def measure(repeat: int = 5) -> dict[str, float]:
+    """Each command's best ``--help`` wall time over ``python -c pass``'s, same run."""
+    floor = best_of([sys.executable, "-c", "pass"], repeat)
+    return {help_key(words): best_of([sys.executable, "-m", "simulator.cli", *words, "--help"],
+                                     repeat) / floor
+            for words in COMMANDS}
 
 
 def main() -> None:

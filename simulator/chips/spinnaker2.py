@@ -346,6 +346,8 @@ class Spinnaker2System:
     nocs: list[Noc] = field(default_factory=list)
     drams: list[Dram] = field(default_factory=list)
     board: Noc | None = None
+    #: (src, dsts) -> (chip, src name, local PEs, remote PEs by chip): sends split once
+    _routes: dict = field(default_factory=dict, repr=False)
 
     @property
     def networks(self) -> list[Noc]:
@@ -375,18 +377,22 @@ class Spinnaker2System:
     ) -> None:
         """Multicast from PE ``src`` to PEs ``dsts``, on its chip directly and to other chips
         through the gateways (``count`` > 1: a train of packets, see ``Noc.send``)."""
-        chip = self.chip_of(src)
-        by_chip: dict[int, list[str]] = {}
-        for d in dsts:
-            by_chip.setdefault(self.chip_of(d), []).append(pe_name(d))
-        local = by_chip.pop(chip, None)
-        name = pe_name(src)
+        key = (src, tuple(dsts))
+        route = self._routes.get(key)
+        if route is None:  # the same PE sends to the same set every step: split it once
+            chip = self.chip_of(src)
+            by_chip: dict[int, list[str]] = {}
+            for d in dsts:
+                by_chip.setdefault(self.chip_of(d), []).append(pe_name(d))
+            local = by_chip.pop(chip, None)
+            route = self._routes[key] = (chip, pe_name(src), tuple(local or ()),
+                                         {c: tuple(v) for c, v in by_chip.items()})
+        chip, name, local, remote = route
         if local:
             self.nocs[chip].send(name, local, payload_bits, data, tags, count)
-        if by_chip:
-            relay = _Relay(data, {c: tuple(v) for c, v in by_chip.items()}, payload_bits, tags,
-                           count)
-            self.nocs[chip].send(name, [gateway_name(chip)], payload_bits, relay, tags, count)
+        if remote:
+            relay = _Relay(data, remote, payload_bits, tags, count)
+            self.nocs[chip].send(name, (gateway_name(chip),), payload_bits, relay, tags, count)
 
     def send_from_host(self, dsts: Sequence[int], payload_bits: int, data: Any = None,
                        tags: Tags = (), count: int = 1) -> None:

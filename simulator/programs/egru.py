@@ -186,11 +186,11 @@ class EgruProgram(Program):
         each charged as its own, the core busy for their sum (the times of serving them one
         by one: each would have started when the one before ended), until the step is ready
         to finish, which ends the run where a handler call of its own would have."""
-        cycles = 0
+        cycles = spikes = 0
         while True:
             col, tg, stage, c = self._take_spike(st, s)
-            self.count(core, self._recv, self._tags[(st.layer, "communication")])
             cycles += c
+            spikes += 1
             if self._ready(st):
                 break
             nxt = core.inbox.take_next(_is_spike)
@@ -198,6 +198,7 @@ class EgruProgram(Program):
                 break
             self.count(core, col, tg)  # charged here; the last one is spent below
             s = nxt.data
+        self.count(core, self._recv, self._tags[(st.layer, "communication")], spikes)
         yield self.spend(core, col, tg, at_least=cycles, label=stage)
 
     def _take_spike(self, st: CoreState, s: Spike) -> tuple[Work, Tags, str, int]:

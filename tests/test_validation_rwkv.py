@@ -111,3 +111,9 @@ def test_cli_validate_writes_results_and_figure(tmp_path, capsys, monkeypatch):
 def test_cli_validate_rejects_bad_counts(capsys):
     assert main(["validate", "--only", "rwkv", "--tokens", "0"]) == 2
     assert "--tokens must be at least 1" in capsys.readouterr().err
+
+
+def test_cli_validate_rejects_too_few_egru_steps(capsys):
+    """The EGRU validation extrapolates from 1 and N steps: N must be at least 2."""
+    assert main(["validate", "--only", "egru", "--steps", "1"]) == 2
+    assert "--steps must be at least 2" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from simulator.plots import (
     load_result,
     load_sweep,
     profile_figure,
+    result_critical_path_figure,
     save,
     sweep_figure,
 )
@@ -59,7 +60,7 @@ def rwkv_section(work: Path, chip: str) -> list[str]:
          "every unit that worked in parallel (right)."),
         (f"rwkv-{chip}-sites.png", breakdown_figure(result, by="site"),
          "Energy per site (the input of each linear layer, plus element-wise parts)."),
-        *((f"rwkv-{chip}-critical-path-{sub}.png", _critical_path(out / "result.json", sub),
+        *((f"rwkv-{chip}-critical-path-{sub}.png", result_critical_path_figure(result, sub),
            f"The chain of dependent events that sets the {sub.replace('_', '-')} latency "
            "(first token of the sparse run): which role each step ran on, and what it paid "
            "for.") for sub in ("time_mix", "channel_mix")),
@@ -73,13 +74,6 @@ def rwkv_section(work: Path, chip: str) -> list[str]:
         f"{seconds:.1f} s.", "",
     ]
     return lines + _write(figures)
-
-
-def _critical_path(result: Path, sub: str):
-    """The figure ``nmsim plot critical-path`` draws."""
-    from simulator.commands.plot import critical_path_of
-
-    return critical_path_of(result, sub)
 
 
 def egru_section(work: Path, pes: str | None, steps: int | None) -> list[str]:

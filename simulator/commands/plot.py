@@ -49,27 +49,11 @@ def register(cli) -> None:
     p.set_defaults(func=_critical_path)
 
 
-def critical_path_of(path: str | Path, sub_block: str) -> Figure:
-    """The critical-path figure of ``sub_block`` from an rwkv-token ``result.json``."""
-    from simulator.critical_path import Segment
-    from simulator.plots import PlotInputError, critical_path_figure, load_result
-
-    result = load_result(path)
-    hz = float(result["provenance"]["clock_hz"])
-    chain = [s for s in result.get("critical_chain", ()) if s["sub_block"] == sub_block]
-    if not chain:
-        raise PlotInputError(f"{path}: no critical path of {sub_block} (the result predates "
-                             "critical paths; run nmsim rwkv-token again)")
-    segments = [Segment(s["component"], s["kind"], s["label"], round(s["start_s"] * hz),
-                        round(s["end_s"] * hz), {c: v * hz for c, v in s["categories"].items()},
-                        (), s["step"]) for s in chain]
-    name = sub_block.replace("_", "-").capitalize()
-    return critical_path_figure(segments, title=f"{name} critical path, first token of the "
-                                "sparse run", clock_hz=hz)
-
-
 def _critical_path(args: argparse.Namespace) -> int:
-    return _write(args, lambda: critical_path_of(args.result, args.sub_block))
+    from simulator.plots import load_result, result_critical_path_figure
+
+    return _write(args, lambda: result_critical_path_figure(
+        load_result(args.result), args.sub_block, args.result))
 
 
 def _positive(text: str) -> int:

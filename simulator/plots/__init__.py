@@ -6,7 +6,11 @@ jobs write (``result.json`` of ``rwkv-token``; ``sweep.csv``/``sweep.json`` of `
 """
 
 from simulator.plots.breakdown import breakdown_figure, category_table, operation_table
-from simulator.plots.critical_path import critical_path_figure, plot_critical_path
+from simulator.plots.critical_path import (
+    critical_path_figure,
+    plot_critical_path,
+    result_critical_path_figure,
+)
 from simulator.plots.inputs import PlotInputError, load_result, load_sweep
 from simulator.plots.profile import profile_figure, stage_table
 from simulator.plots.style import CATEGORY_COLORS, SAVE_FORMATS, STAGE_COLORS, save
@@ -15,5 +19,6 @@ from simulator.plots.sweep import sweep_figure
 __all__ = [
     "CATEGORY_COLORS", "SAVE_FORMATS", "STAGE_COLORS", "PlotInputError", "breakdown_figure",
     "category_table", "critical_path_figure", "load_result", "load_sweep", "operation_table",
-    "plot_critical_path", "profile_figure", "save", "stage_table", "sweep_figure",
+    "plot_critical_path", "profile_figure", "result_critical_path_figure", "save", "stage_table",
+    "sweep_figure",
 ]

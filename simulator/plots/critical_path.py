@@ -10,9 +10,9 @@ segments of :meth:`simulator.critical_path.CriticalPathRecorder.chain`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simulator.critical_path import IDLE, OTHER, WAIT, Segment, summarise
 
@@ -103,3 +103,24 @@ def plot_critical_path(segments: Sequence[Segment], path: str | Path,
     from simulator.plots.style import save
 
     return save(critical_path_figure(segments, fold, title, clock_hz), path)
+
+
+def result_critical_path_figure(result: Mapping[str, Any], sub_block: str,
+                                source: str | Path | None = None) -> Figure:
+    """The critical path of ``sub_block`` in an rwkv-token result (its ``critical_chain``: the
+    first token of the sparse run), as :func:`critical_path_figure` draws it."""
+    from simulator.plots.inputs import PlotInputError, check_result
+
+    result = check_result(result, source)
+    hz = float(result["provenance"]["clock_hz"])
+    chain = [s for s in result.get("critical_chain", ()) if s["sub_block"] == sub_block]
+    if not chain:
+        raise PlotInputError(f"{source or 'the result'}: no critical path of {sub_block} (the "
+                             "result predates critical paths; run nmsim rwkv-token again)")
+    segments = [Segment(s["component"], s["kind"], s["label"], round(s["start_s"] * hz),
+                        round(s["end_s"] * hz), {c: v * hz for c, v in s["categories"].items()},
+                        (), s["step"]) for s in chain]
+    name = sub_block.replace("_", "-").capitalize()
+    return critical_path_figure(segments, title=f"{name} critical path, first token of the "
+                                "sparse run", clock_hz=hz)
+

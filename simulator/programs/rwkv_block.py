@@ -116,7 +116,6 @@ class RwkvBlockProgram(Program):
         self.events = {s: workload.trace.events[f"blocks.{workload.block}.{s}"]
                        for s in SITE_SUFFIXES}
         self.arrived: dict[tuple, int] = defaultdict(int)  # things received, by what they are
-        self.token_start = self.tm_done = 0
         self.began: dict[tuple[str, int], int] = {}  # (sub-block, token) -> start cycle
         self.phase = dict.fromkeys(SUB_BLOCKS, 0)
         self._columns: dict[int, Work] = {}
@@ -240,8 +239,7 @@ class RwkvBlockProgram(Program):
         return self.arrived[key] == expected
 
     def _start(self, t: int) -> None:
-        self.token_start = self.engine.now
-        self.began[("time_mix", t)] = self.token_start
+        self.began[("time_mix", t)] = self.engine.now
         for core in self.map.control["time_mix"]:
             self.system.cores[core].inbox.put(Start(t))
 
@@ -251,12 +249,10 @@ class RwkvBlockProgram(Program):
         if not self._complete((sub, t, "done"), self.map.slices):
             return
         self.milestone(core, (sub, t))
+        now = self.engine.now
+        self.phase[sub] += now - self.began[(sub, t)]
         if sub == "time_mix":
-            self.tm_done = self.engine.now
-            self.began[("channel_mix", t)] = self.tm_done
-            self.phase[sub] += self.tm_done - self.token_start
-        else:
-            self.phase[sub] += self.engine.now - self.tm_done
+            self.began[("channel_mix", t)] = now
         self._end_phase(sub)
         if sub == "channel_mix" and t + 1 < self.n_tokens:
             self._start(t + 1)

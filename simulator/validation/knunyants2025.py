@@ -187,15 +187,11 @@ def _value(result: RwkvTokenResult, quantity: str, mode: str, sub: str, cat: str
     return (fig.energy_j if quantity == "energy" else fig.latency_s) * factor
 
 
-def _values(result: RwkvTokenResult) -> dict[str, dict[str, dict[str, float]]]:
-    return {q: {m: {s: _value(result, q, m, s, "total")
+def _values(result: RwkvTokenResult | None) -> dict[str, dict[str, dict[str, float]]]:
+    """Per quantity, mode and sub-block, the totals of ``result`` (None: the published ones)."""
+    return {q: {m: {s: PUBLISHED[(q, m, s, "total")] if result is None
+                    else _value(result, q, m, s, "total")
                     for s in ("time_mix", "channel_mix", "block")}
-                for m in ("sparse", "dense")} for q in ("energy", "latency")}
-
-
-def _published_values() -> dict[str, dict[str, dict[str, float]]]:
-    return {q: {m: {s: PUBLISHED[(q, m, s, "total")] for s in ("time_mix", "channel_mix",
-                                                              "block")}
                 for m in ("sparse", "dense")} for q in ("energy", "latency")}
 
 
@@ -255,7 +251,7 @@ def validate_rwkv(tokens: int | None = None, seed: int = 0,
                           default=dft, default_over_published=dft / pub))
     shipped = load_chip("analytic").config.operation
     steps = [StepRow(step="published", why=f"{SOURCE['energy']}; {SOURCE['latency']}",
-                     command="", values=_published_values()),
+                     command="", values=_values(None)),
              StepRow(step="paper configuration", why="the paper's assumptions: fitted "
                      "constants per operation, layer norm omitted, serial latency",
                      command=PAPER.command(), values=_values(paper))]

@@ -19,7 +19,7 @@ time is doubled:
 
 For each point: CPU time of the simulation (``time.process_time()``, best of ``--repeat``
 uninstrumented runs; the trace and partition are made beforehand, untimed), NoC deliveries
-(``sum(n.delivered for n in run.system.networks)``, every packet arriving at every
+(``sum(n.delivered_packets for n in run.system.networks)``, every packet arriving at every
 destination), and, from one more instrumented run, SimPy events (``simpy.Environment.step``
 wrapped, as ``benchmarks/rwkv_token.py`` does) and handler calls (``EgruProgram.handle``
 wrapped). For each doubling the table gives the exponent ``log2(x2 / x1)`` of the CPU time,
@@ -150,7 +150,7 @@ def run_point(config: Config, repeat: int = 2) -> Point:
         t0 = time.process_time()
         run = _simulate(trace, part, chip, config.idle_pes)
         best = min(best, time.process_time() - t0)
-        deliveries = sum(n.delivered for n in run.system.networks)
+        deliveries = sum(n.delivered_packets for n in run.system.networks)
         del run
     events, calls = _counted(trace, part, chip, config.idle_pes)
     return Point(config, best, deliveries, events, calls)

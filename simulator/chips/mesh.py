@@ -78,9 +78,9 @@ class MeshSystem:
         return int(self.cost.value_bits)
 
     def send(self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None,
-             tags: Tags = (), count: int = 1) -> None:
+             tags: Tags = (), count: int = 1, spacing: int = 0) -> None:
         self.noc.send(self.cores[src].name, [self.cores[d].name for d in dsts], payload_bits,
-                      data, tags, count)
+                      data, tags, count, spacing)
 
     def send_from_host(self, dsts: Sequence[int], payload_bits: int, data: Any = None,
                        tags: Tags = (), count: int = 1) -> None:

@@ -333,6 +333,7 @@ class _Relay:
     payload_bits: int
     tags: Tags
     count: int = 1
+    spacing: int = 0
 
 
 @dataclass
@@ -373,7 +374,7 @@ class Spinnaker2System:
 
     def send(
         self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None, tags: Tags = (),
-        count: int = 1,
+        count: int = 1, spacing: int = 0,
     ) -> None:
         """Multicast from PE ``src`` to PEs ``dsts``, on its chip directly and to other chips
         through the gateways (``count`` > 1: a train of packets, see ``Noc.send``)."""
@@ -389,10 +390,11 @@ class Spinnaker2System:
                                          {c: tuple(v) for c, v in by_chip.items()})
         chip, name, local, remote = route
         if local:
-            self.nocs[chip].send(name, local, payload_bits, data, tags, count)
+            self.nocs[chip].send(name, local, payload_bits, data, tags, count, spacing)
         if remote:
-            relay = _Relay(data, remote, payload_bits, tags, count)
-            self.nocs[chip].send(name, (gateway_name(chip),), payload_bits, relay, tags, count)
+            relay = _Relay(data, remote, payload_bits, tags, count, spacing)
+            self.nocs[chip].send(name, (gateway_name(chip),), payload_bits, relay, tags, count,
+                                 spacing)
 
     def send_from_host(self, dsts: Sequence[int], payload_bits: int, data: Any = None,
                        tags: Tags = (), count: int = 1) -> None:
@@ -403,14 +405,14 @@ class Spinnaker2System:
         def deliver(p: Packet) -> None:
             relay: _Relay = p.data
             self.board.send(gateway_name(chip), [gateway_name(c) for c in relay.dsts],
-                            relay.payload_bits, relay, relay.tags, relay.count)
+                            relay.payload_bits, relay, relay.tags, relay.count, relay.spacing)
         return deliver
 
     def _from_board(self, chip: int):
         def deliver(p: Packet) -> None:
             relay: _Relay = p.data
             self.nocs[chip].send(gateway_name(chip), relay.dsts[chip], relay.payload_bits,
-                                 relay.data, relay.tags, relay.count)
+                                 relay.data, relay.tags, relay.count, relay.spacing)
         return deliver
 
     def load(self, core: int, program_bytes: int, regions: Mapping[str, int],

@@ -46,9 +46,10 @@ class System(Protocol):
         ...
 
     def send(self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None,
-             tags: Tags = (), count: int = 1) -> None:
+             tags: Tags = (), count: int = 1, spacing: int = 0) -> None:
         """Unicast or multicast from core ``src`` to cores ``dsts``; ``count`` > 1 sends a
-        train of that many packets along one route (see ``Noc.send``)."""
+        train of that many packets along one route, heads ``spacing`` cycles apart if the
+        sender issues them slower than the links move them (see ``Noc.send``)."""
         ...
 
     def send_from_host(self, dsts: Sequence[int], payload_bits: int, data: Any = None,

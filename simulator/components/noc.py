@@ -75,6 +75,7 @@ class Packet:
     tags: Tags
     sent_at: int
     count: int = 1  # wire packets in this train (see Noc.send)
+    spacing: int = 0  # chip-clock cycles between the heads of a train's packets (0: back to back)
     #: when recording the critical path: the node that sent it (or, for a packet relayed by
     #: a gateway, the packet it relays); see simulator.critical_path
     cause: Any = None
@@ -82,7 +83,7 @@ class Packet:
     @property
     def tail_cycles(self) -> int:
         """Cycles from the head's arrival to the tail's, on an uncontended path."""
-        return (self.count - 1) * self.link_cycles
+        return (self.count - 1) * max(self.link_cycles, self.spacing)
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: plans are cached
@@ -124,7 +125,8 @@ class Noc(Component):
         self._router_cycles = engine.to_cycles(config.router_latency_cycles, config.clock_hz)
         self.sent = 0  # sends (a train is one)
         self.packets = 0  # wire packets injected (a train of n is n)
-        self.delivered = 0
+        self.delivered = 0  # deliveries (a train is one per destination)
+        self.delivered_packets = 0  # wire packets delivered (a train of n is n per destination)
         self.expected = 0
         self.deliveries: Counter | None = Counter() if record_deliveries else None
 
@@ -264,6 +266,7 @@ class Noc(Component):
         data: Any = None,
         tags: Tags = (),
         count: int = 1,
+        spacing: int = 0,
     ) -> Packet:
         """Inject a unicast (one destination) or multicast packet from endpoint ``src``.
 
@@ -274,7 +277,11 @@ class Noc(Component):
         the same tree (e.g. the events of one layer input for one core). It costs ``count``
         times the energy and occupies each link ``count`` times as long, but is one SimPy
         event per hop: the head travels cut-through and is delivered once per destination
-        (``Packet.count`` and ``Packet.tail_cycles`` tell the receiver what it holds)."""
+        (``Packet.count`` and ``Packet.tail_cycles`` tell the receiver what it holds).
+        ``spacing`` (chip-clock cycles) spaces the packets' heads when the sender issues them
+        slower than a link moves them (a core writing one packet every ``spacing`` cycles):
+        each link is then held from the head to the tail, ``(count - 1) * spacing`` plus one
+        packet's serialisation, the gaps included."""
         if count < 1:
             raise ValueError(f"{self.name}: a train needs count >= 1, got {count}")
         cfg = self.config
@@ -290,7 +297,8 @@ class Noc(Component):
             self._link_cycles[bits] = link_cycles
         critical = self.engine.critical
         p = Packet(next(self._ids), src, plan.dsts, payload_bits, bits, link_cycles, data, tags,
-                   self.env.now, count, None if critical is None else critical.cause_of(src))
+                   self.env.now, count, spacing,
+                   None if critical is None else critical.cause_of(src))
         self.sent += 1
         self.packets += count
         self.expected += len(plan.dsts)
@@ -322,6 +330,7 @@ class Noc(Component):
         here, kids = steps[node]
         for ep, deliver in here:
             self.delivered += 1
+            self.delivered_packets += p.count
             if self.deliveries is not None:
                 self.deliveries[(p.id, ep)] += 1
             critical = self.engine.critical
@@ -336,7 +345,7 @@ class Noc(Component):
         env, timeline, free_at = self.env, self.engine.timeline, self.link_free_at
         now = env.now
         ser = p.link_cycles
-        hold = ser * p.count
+        hold = ser * p.count if p.spacing <= ser else ser + (p.count - 1) * p.spacing
         for nxt in kids:
             link = (node, nxt)
             start = free_at[link]

@@ -11,7 +11,12 @@ Runs on the mapping of :mod:`simulator.mappings.egru`. Per core of layer l:
 - when every input of step t is in, the **point-wise** update and threshold of its neurons;
 - then it sends each non-zero output as one multicast packet (payload: one value) to the cores
   that consume it (its own layer, for t+1, and the next layer), and one :class:`Done` packet
-  carrying its spike count: the **communication**.
+  carrying its spike count: the **communication**. The packets of one step go to the same
+  cores one after another, each ``send_event`` after the one before, so they travel as one
+  train (:class:`Spikes`, ``Noc.send(count=k, spacing=send cycles)``): one SimPy event per hop
+  and one delivery per destination instead of k, each packet charged as its own. A receiver
+  serves a train's events in one action, each no earlier than its packet arrives
+  (:meth:`EgruProgram._take_spikes`).
 
 A core completes step t when it holds all of x_t and y_{t-1} (done packets from every
 producer, and as many spikes as they announced). It keeps accumulators for two steps, so it
@@ -32,7 +37,7 @@ import numpy as np
 
 from simulator.chips.work import Work
 from simulator.components import Packet
-from simulator.ledger import Category, Tags, tags
+from simulator.ledger import Category, tags
 from simulator.mappings.egru import CHUNK_BYTES, EgruMap
 from simulator.program import Program
 from workloads.egru_ops import POINTWISE_OPS
@@ -45,10 +50,13 @@ STAGES: tuple[str, ...] = (
 
 # -- messages -----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class Spike:
+class Spikes:
+    """The non-zero outputs ``neurons`` of one core of ``layer`` at step ``t``, one packet
+    each, sent as a train."""
+
     layer: int
     t: int
-    neuron: int
+    neurons: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,12 @@ class CoreState:
     stage_cycles: Counter = field(default_factory=Counter)
     finish: list[int] = field(default_factory=list)
     received: list[tuple[int, int, int]] | None = None  # (layer, step, neuron) when recording
+    #: per matrix ("W", "R"): each column's service (receive interrupt + walk) in cycles, the
+    #: fastest, and the columns the served events walked (charged at the end, see settle)
+    service: dict[str, list[int]] = field(default_factory=dict)
+    fastest: dict[str, int] = field(default_factory=dict)
+    walked: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
+    interrupts: int = 0  # packet-arrival interrupts of trains and done markers, likewise
 
 
 class EgruProgram(Program):
@@ -115,11 +129,12 @@ class EgruProgram(Program):
         self.n_layers = len(part.layers)
         self.steps = workload.meta.n_steps
         self.outputs = layer_outputs(workload, self.n_layers)
-        self.cores = [self._state(c, record) for c in part.cores]
-        self.layer_cores = [list(part.layer_cores(i)) for i in range(self.n_layers)]
         self._recv = self.cost.receive_event()
         self._send = self.cost.send_events(1)
+        self.cores = [self._state(c, record) for c in part.cores]
+        self.layer_cores = [list(part.layer_cores(i)) for i in range(self.n_layers)]
         self._pointwise: dict[int, Work] = {}
+        self._no_work = {stage: Work(label=stage) for stage in STAGES}
         self._x0 = workload.events["layer0.W"]
         value_bytes = self.cost.value_bits // 8
         self._chunk_values = CHUNK_BYTES // value_bytes
@@ -136,8 +151,14 @@ class EgruProgram(Program):
         for t in range(self.steps):
             y = self.outputs[core.layer][t]
             spikes.append([] if y is None else [int(j) for j in y[owner_mask[y]]])
-        return CoreState(core.core, core.layer, len(core.neurons), core.w_col_nnz.tolist(),
-                         core.r_col_nnz.tolist(), spikes, received=[] if record else None)
+        st = CoreState(core.core, core.layer, len(core.neurons), core.w_col_nnz.tolist(),
+                       core.r_col_nnz.tolist(), spikes, received=[] if record else None)
+        recv = self._recv.cycles
+        for matrix, nnz in (("W", st.w_nnz), ("R", st.r_nnz)):
+            st.service[matrix] = [recv + self.cost.csr_column(n).cycles for n in nnz]
+            st.fastest[matrix] = min(st.service[matrix], default=0)
+            st.walked[matrix] = []
+        return st
 
     # -- driving ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -156,18 +177,8 @@ class EgruProgram(Program):
     def handle(self, core, item):
         st = self.cores[self.index[core.name]]
         data = item.data if isinstance(item, Packet) else item
-        if isinstance(data, Spike):
-            yield from self._on_spike(core, st, data)
-        elif isinstance(data, Done):
-            yield self._do(core, st, self._recv, "communication", "receive")
-            if data.layer == st.layer - 1:
-                st.done[(-1, data.t)] += 1
-                st.announced[("W", data.t)] += data.spikes
-            elif data.layer == st.layer:
-                st.done[(0, data.t + 1)] += 1
-                st.announced[("R", data.t + 1)] += data.spikes
-            else:
-                st.done[(1, data.t)] += 1
+        if isinstance(data, Spikes | Done):
+            yield from self._on_events(core, st, item)
         elif isinstance(data, Chunk):
             yield from self._on_chunk(core, st, data.t, data.k)
         elif isinstance(data, HostInput):
@@ -177,46 +188,77 @@ class EgruProgram(Program):
         while self._ready(st):
             yield from self._finish_step(core, st)
 
-    def _do(self, core, st: CoreState, work: Work, stage: str, label: str | None = None):
-        st.stage_cycles[stage] += work.cycles
-        return self.spend(core, work, self._tags[(st.layer, stage)], label=label)
+    def _do(self, core, st: CoreState, work: Work, stage: str, label: str | None = None,
+            times: int = 1):
+        st.stage_cycles[stage] += work.cycles * times
+        return self.spend(core, work, self._tags[(st.layer, stage)], times, label=label)
 
-    def _on_spike(self, core, st: CoreState, s: Spike):
-        """This spike and those waiting right behind it, served back to back as one action:
-        each charged as its own, the core busy for their sum (the times of serving them one
-        by one: each would have started when the one before ended), until the step is ready
-        to finish, which ends the run where a handler call of its own would have."""
-        cycles = spikes = 0
+    def _on_events(self, core, st: CoreState, packet: Packet):
+        """This packet (a train or a done marker) and those waiting right behind it, served
+        back to back as one action: each event charged as its own, the core busy until the
+        last is served (the times of serving them one by one), until the step is ready to
+        finish, which ends the run where a handler call of its own would have."""
+        end = interrupts = 0
+        recv, items, take = self._recv.cycles, core.inbox.items, core.inbox.take_next
         while True:
-            col, tg, stage, c = self._take_spike(st, s)
-            cycles += c
-            spikes += 1
-            if self._ready(st):
+            data = packet.data
+            if type(data) is Spikes:
+                end, stage = self._take_spikes(st, data, packet.spacing, end)
+                interrupts += len(data.neurons)
+            else:
+                end += recv
+                interrupts += 1
+                stage = "communication"
+                self._take_done(st, data)
+            if self._ready(st) or not items:
                 break
-            nxt = core.inbox.take_next(_is_spike)
-            if nxt is None:
+            packet = take(_is_event)
+            if packet is None:
                 break
-            self.count(core, col, tg)  # charged here; the last one is spent below
-            s = nxt.data
-        self.count(core, self._recv, self._tags[(st.layer, "communication")], spikes)
-        yield self.spend(core, col, tg, at_least=cycles, label=stage)
+        st.stage_cycles["communication"] += recv * interrupts
+        st.interrupts += interrupts
+        yield self.spend(core, self._no_work[stage], self._tags[(st.layer, stage)],
+                         at_least=end, label=stage)
 
-    def _take_spike(self, st: CoreState, s: Spike) -> tuple[Work, Tags, str, int]:
-        """Account one spike on its core's state: its CSR column, tags, stage and cycles
-        (receive interrupt + column)."""
-        if s.layer == st.layer - 1:
-            matrix, step, nnz, stage = "W", s.t, st.w_nnz[s.neuron], "input_matmul"
+    def _take_done(self, st: CoreState, d: Done) -> None:
+        if d.layer == st.layer - 1:
+            st.done[(-1, d.t)] += 1
+            st.announced[("W", d.t)] += d.spikes
+        elif d.layer == st.layer:
+            st.done[(0, d.t + 1)] += 1
+            st.announced[("R", d.t + 1)] += d.spikes
         else:
-            matrix, step, nnz, stage = "R", s.t + 1, st.r_nnz[s.neuron], "recurrent_matmul"
+            st.done[(1, d.t)] += 1
+
+    def _take_spikes(self, st: CoreState, s: Spikes, spacing: int, start: int
+                     ) -> tuple[int, str]:
+        """Account one train on its core, served from ``start`` (cycles into the action): each
+        event a receive interrupt and a CSR column walk, starting when the one before ended
+        but not before its packet is in (``spacing`` cycles after the one before; the head is
+        in when the action reaches the train, since the core takes it from its inbox).
+        Returns when the last is served, and the stage."""
+        if s.layer == st.layer - 1:
+            matrix, step, stage = "W", s.t, "input_matmul"
+        else:
+            matrix, step, stage = "R", s.t + 1, "recurrent_matmul"
         if not st.step <= step <= st.step + 1:
-            raise RuntimeError(f"core {st.index} at step {st.step} got an event for step {step}")
-        col = self.cost.csr_column(nnz)
-        st.stage_cycles["communication"] += self._recv.cycles
-        st.got[(matrix, step)] += 1
+            raise RuntimeError(f"core {st.index} at step {st.step} got events for step {step}")
+        service = st.service[matrix]
+        st.walked[matrix].append(s.neurons)
+        busy = sum(map(service.__getitem__, s.neurons))
+        if spacing <= st.fastest[matrix]:  # each packet is in before the one ahead is served
+            end = start + busy
+        else:
+            end = start
+            for j, neuron in enumerate(s.neurons):
+                arrived = start + j * spacing
+                end = (end if end > arrived else arrived) + service[neuron]
+        k = len(s.neurons)
+        st.stage_cycles[stage] += busy - self._recv.cycles * k
+        st.got[(matrix, step)] += k
         if st.received is not None:
-            st.received.append((s.layer, s.t, s.neuron))
-        st.stage_cycles[stage] += col.cycles
-        return col, self._tags[(st.layer, stage)], stage, self._recv.cycles + col.cycles
+            st.received.extend((s.layer, s.t, j) for j in s.neurons)
+        return end, stage
 
     # layer 0 from DRAM: the embedding x_t, streamed in chunks through two buffers
     def _issue_chunks(self, core, st: CoreState):
@@ -296,9 +338,12 @@ class EgruProgram(Program):
         label = self._tags[(layer, "communication")]
         bits = self.system.value_bits
         spikes = st.spikes[t] if dsts else []
-        for j in spikes:
+        if spikes:  # the first packet written, the train leaves; the rest written behind it
             yield self._do(core, st, self._send, "communication", "send")
-            self.system.send(st.index, dsts, bits, Spike(layer, t, j), label)
+            self.system.send(st.index, dsts, bits, Spikes(layer, t, tuple(spikes)), label,
+                             count=len(spikes), spacing=self._send.cycles)
+            if len(spikes) > 1:
+                yield self._do(core, st, self._send, "communication", "send", len(spikes) - 1)
         done_dsts = self._done_dsts(layer, t)
         if done_dsts:
             yield self._do(core, st, self._send, "communication", "send")
@@ -326,6 +371,25 @@ class EgruProgram(Program):
                                f"events, the trace has {want_w} and {want_r}")
 
     # -- after the run ------------------------------------------------------------------------
+    def settle(self) -> None:
+        """Charge the events each core served (interrupts, column walks), then the rest."""
+        cores = self.system.cores
+        for st in self.cores:
+            core = cores[st.index]
+            self.count(core, self._recv, self._tags[(st.layer, "communication")], st.interrupts)
+            for matrix, stage in (("W", "input_matmul"), ("R", "recurrent_matmul")):
+                walked = st.walked[matrix]
+                if not walked:
+                    continue
+                nnz = np.asarray(st.w_nnz if matrix == "W" else st.r_nnz, dtype=np.int64)
+                per_nnz = np.bincount(nnz[np.concatenate(walked)])  # events, by column nnz
+                for n in np.flatnonzero(per_nnz):
+                    self.count(core, self.cost.csr_column(int(n)), self._tags[(st.layer, stage)],
+                               int(per_nnz[n]))
+                walked.clear()
+            st.interrupts = 0
+        super().settle()
+
     def check(self) -> None:
         for st in self.cores:
             if st.step != self.steps:
@@ -401,6 +465,6 @@ def layer_outputs(trace: Trace, n_layers: int) -> list[list[np.ndarray | None]]:
     return out
 
 
-def _is_spike(item: object) -> bool:
-    return isinstance(item, Packet) and isinstance(item.data, Spike)
+def _is_event(item: object) -> bool:
+    return isinstance(item, Packet) and type(item.data) in (Spikes, Done)
 

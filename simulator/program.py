@@ -78,6 +78,8 @@ class Program:
 
     def count(self, core: Core, work: Work, tags: Tags = (), times: int = 1) -> None:
         """Charge without spending time (work that overlaps other work)."""
+        if not work.charges:
+            return
         key = id(work)
         if key not in self._works:
             self._works[key] = work

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from simulator.critical_path import CriticalPathRecorder
     from simulator.engine import Engine
 
-Handler = Callable[["Core", Any], Generator[simpy.Event, Any, None] | None]
+#: a handler returns None (instant work), an event to wait for (e.g. the ``busy`` of work it
+#: charged), or a generator that may wait on several
+Handler = Callable[["Core", Any], Generator[simpy.Event, Any, None] | simpy.Event | None]
 
 
 class CoreConfig(BaseModel):
@@ -79,6 +81,8 @@ class Core(Component):
             result = self.handler(self, item)
             if type(result) is GeneratorType:
                 yield from result
+            elif result is not None:
+                yield result
             self.current = None
             self.handled += 1
 
@@ -97,6 +101,8 @@ class Core(Component):
             result = self.handler(self, item)
             if type(result) is GeneratorType:
                 yield from result
+            elif result is not None:
+                yield result
             rec.end(lane, node)
             self.current = None
             self.handled += 1
@@ -194,6 +200,13 @@ class Inbox:
             self.critical.drop(self.stamps)
         self._core.handled += 1
         return items.popleft()
+
+    def take(self) -> Any:
+        """:meth:`take_next` for a caller that has looked at ``items[0]`` and wants it."""
+        if self.critical is not None:
+            self.critical.drop(self.stamps)
+        self._core.handled += 1
+        return self.items.popleft()
 
     def __len__(self) -> int:
         return len(self.items)

@@ -328,18 +328,15 @@ class Noc(Component):
 
     def _arrive(self, p: Packet, steps: dict, node: Node, _event: object = None) -> None:
         here, kids = steps[node]
-        for ep, deliver in here:
-            self.delivered += 1
-            self.delivered_packets += p.count
-            if self.deliveries is not None:
-                self.deliveries[(p.id, ep)] += 1
+        if here:
+            self.delivered += len(here)
+            self.delivered_packets += p.count * len(here)
             critical = self.engine.critical
-            if critical is None:
-                deliver(p)
-            else:  # a gateway that relays p sends while p is being delivered
-                critical.delivering = p
-                deliver(p)
-                critical.delivering = None
+            if self.deliveries is None and critical is None:
+                for _, deliver in here:
+                    deliver(p)
+            else:
+                self._deliver_recorded(p, here, critical)
         if not kids:
             return
         env, timeline, free_at = self.env, self.engine.timeline, self.link_free_at
@@ -357,6 +354,19 @@ class Noc(Component):
             env.timeout(start - now + ser + self._router_cycles).callbacks.append(
                 partial(self._arrive, p, steps, nxt)
             )
+
+    def _deliver_recorded(self, p: Packet, here: tuple, critical) -> None:
+        """Deliver ``p`` to the endpoints ``here``, noting each delivery (exactly-once tests)
+        and telling the critical-path recorder which packet is being delivered."""
+        for ep, deliver in here:
+            if self.deliveries is not None:
+                self.deliveries[(p.id, ep)] += 1
+            if critical is None:
+                deliver(p)
+            else:  # a gateway that relays p sends while p is being delivered
+                critical.delivering = p
+                deliver(p)
+                critical.delivering = None
 
     def pending(self) -> str | None:
         # A copy in flight always has a destination downstream, so outstanding deliveries

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import simpy
 
 from simulator.chips.work import Work
 from simulator.components import Packet
@@ -99,10 +100,12 @@ class CoreState:
     r_nnz: list[int]
     spikes: list[list[int]]  # per step: this core's neurons with non-zero y_t
     step: int = 0
-    got: Counter = field(default_factory=Counter)  # (matrix, step) -> events walked
-    announced: Counter = field(default_factory=Counter)
-    done: Counter = field(default_factory=Counter)  # (source layer offset, step) -> markers
-    inputs_done: Counter = field(default_factory=Counter)  # step -> chunks (or host trains)
+    #: per step: events walked per matrix ("W", "R"); markers still to come before the step
+    #: can finish (done packets of its producers, credits of its consumers, layer 0's input
+    #: chunks or host trains); events announced by done packets but not yet walked
+    got: dict[str, list[int]] = field(default_factory=dict)
+    missing: list[int] = field(default_factory=list)
+    outstanding: list[int] = field(default_factory=list)
     chunks_issued: int = 0
     chunks_free: int = 2
     stage_cycles: Counter = field(default_factory=Counter)
@@ -131,7 +134,6 @@ class EgruProgram(Program):
         self.outputs = layer_outputs(workload, self.n_layers)
         self._recv = self.cost.receive_event()
         self._send = self.cost.send_events(1)
-        self.cores = [self._state(c, record) for c in part.cores]
         self.layer_cores = [list(part.layer_cores(i)) for i in range(self.n_layers)]
         self._pointwise: dict[int, Work] = {}
         self._no_work = {stage: Work(label=stage) for stage in STAGES}
@@ -141,6 +143,7 @@ class EgruProgram(Program):
         self._embedding_bytes = part.layers[0].inputs * value_bytes
         self._chunks = -(-self._embedding_bytes // CHUNK_BYTES) if self.streams else 1
         self._layer0_done: Counter = Counter()
+        self.cores = [self._state(c, record) for c in part.cores]
         self._tags = {(layer, s): tags(layer=layer, stage=s) for layer in range(self.n_layers)
                       for s in STAGES}
 
@@ -153,9 +156,17 @@ class EgruProgram(Program):
             spikes.append([] if y is None else [int(j) for j in y[owner_mask[y]]])
         st = CoreState(core.core, core.layer, len(core.neurons), core.w_col_nnz.tolist(),
                        core.r_col_nnz.tolist(), spikes, received=[] if record else None)
+        layer, sizes = core.layer, [len(c) for c in self.layer_cores]
+        st.got = {"W": [0] * self.steps, "R": [0] * self.steps}
+        st.outstanding = [0] * self.steps
+        st.missing = [(self._chunks if layer == 0 else sizes[layer - 1])
+                      + (sizes[layer] if t > 0 else 0)
+                      + (sizes[layer + 1] if layer + 1 < self.n_layers and t >= 2 else 0)
+                      for t in range(self.steps)]
         recv = self._recv.cycles
         for matrix, nnz in (("W", st.w_nnz), ("R", st.r_nnz)):
-            st.service[matrix] = [recv + self.cost.csr_column(n).cycles for n in nnz]
+            cycles = {n: recv + self.cost.csr_column(n).cycles for n in set(nnz)}
+            st.service[matrix] = list(map(cycles.__getitem__, nnz))
             st.fastest[matrix] = min(st.service[matrix], default=0)
             st.walked[matrix] = []
         return st
@@ -175,11 +186,22 @@ class EgruProgram(Program):
                                    tags(layer=0, stage="input_matmul"), count=max(1, n))
 
     def handle(self, core, item):
+        """Events (trains, done markers) are served by a plain call that returns the core's
+        busy time, the common case; the rest, and finishing a step, by generators."""
         st = self.cores[self.index[core.name]]
-        data = item.data if isinstance(item, Packet) else item
-        if isinstance(data, Spikes | Done):
-            yield from self._on_events(core, st, item)
-        elif isinstance(data, Chunk):
+        data = item.data if type(item) is Packet else item
+        if type(data) in _EVENTS:
+            busy = self._on_events(core, st, item)
+            return self._then_finish(core, st, busy) if self._ready(st) else busy
+        return self._on_other(core, st, item, data)
+
+    def _then_finish(self, core, st: CoreState, busy):
+        yield busy
+        while self._ready(st):
+            yield from self._finish_step(core, st)
+
+    def _on_other(self, core, st: CoreState, item, data):
+        if isinstance(data, Chunk):
             yield from self._on_chunk(core, st, data.t, data.k)
         elif isinstance(data, HostInput):
             yield from self._on_host_input(core, st, data.t, item.count)
@@ -193,13 +215,13 @@ class EgruProgram(Program):
         st.stage_cycles[stage] += work.cycles * times
         return self.spend(core, work, self._tags[(st.layer, stage)], times, label=label)
 
-    def _on_events(self, core, st: CoreState, packet: Packet):
+    def _on_events(self, core, st: CoreState, packet: Packet) -> simpy.Timeout:
         """This packet (a train or a done marker) and those waiting right behind it, served
         back to back as one action: each event charged as its own, the core busy until the
         last is served (the times of serving them one by one), until the step is ready to
         finish, which ends the run where a handler call of its own would have."""
         end = interrupts = 0
-        recv, items, take = self._recv.cycles, core.inbox.items, core.inbox.take_next
+        recv, items, take = self._recv.cycles, core.inbox.items, core.inbox.take
         while True:
             data = packet.data
             if type(data) is Spikes:
@@ -212,23 +234,24 @@ class EgruProgram(Program):
                 self._take_done(st, data)
             if self._ready(st) or not items:
                 break
-            packet = take(_is_event)
-            if packet is None:
+            head = items[0]
+            if type(head) is not Packet or type(head.data) not in _EVENTS:
                 break
+            packet = take()
         st.stage_cycles["communication"] += recv * interrupts
         st.interrupts += interrupts
-        yield self.spend(core, self._no_work[stage], self._tags[(st.layer, stage)],
-                         at_least=end, label=stage)
+        return self.spend(core, self._no_work[stage], self._tags[(st.layer, stage)],
+                          at_least=end, label=stage)
 
     def _take_done(self, st: CoreState, d: Done) -> None:
-        if d.layer == st.layer - 1:
-            st.done[(-1, d.t)] += 1
-            st.announced[("W", d.t)] += d.spikes
-        elif d.layer == st.layer:
-            st.done[(0, d.t + 1)] += 1
-            st.announced[("R", d.t + 1)] += d.spikes
-        else:
-            st.done[(1, d.t)] += 1
+        if d.layer == st.layer - 1:  # x_t is all sent
+            st.missing[d.t] -= 1
+            st.outstanding[d.t] += d.spikes
+        elif d.layer == st.layer:  # y_t, the recurrent input of t + 1
+            st.missing[d.t + 1] -= 1
+            st.outstanding[d.t + 1] += d.spikes
+        else:  # a consumer's credit: it finished t, so this core may finish t + 2
+            st.missing[d.t + 2] -= 1
 
     def _take_spikes(self, st: CoreState, s: Spikes, spacing: int, start: int
                      ) -> tuple[int, str]:
@@ -255,7 +278,8 @@ class EgruProgram(Program):
                 end = (end if end > arrived else arrived) + service[neuron]
         k = len(s.neurons)
         st.stage_cycles[stage] += busy - self._recv.cycles * k
-        st.got[(matrix, step)] += k
+        st.got[matrix][step] += k
+        st.outstanding[step] -= k
         if st.received is not None:
             st.received.extend((s.layer, s.t, j) for j in s.neurons)
         return end, stage
@@ -290,32 +314,20 @@ class EgruProgram(Program):
         lo, hi = k * self._chunk_values, (k + 1) * self._chunk_values
         cols = idx[(idx >= lo) & (idx < hi)]
         yield self._walk(core, st, cols, 1)  # one DMA-completion interrupt
-        st.got[("W", t)] += len(cols)
-        st.inputs_done[t] += 1
+        st.got["W"][t] += len(cols)
+        st.missing[t] -= 1
         st.chunks_free += 1
         yield from self._issue_chunks(core, st)
 
     def _on_host_input(self, core, st: CoreState, t: int, packets: int):
         cols = self._x0.step(t)[0]
         yield self._walk(core, st, cols, packets)
-        st.got[("W", t)] += len(cols)
-        st.inputs_done[t] += 1
+        st.got["W"][t] += len(cols)
+        st.missing[t] -= 1
 
     def _ready(self, st: CoreState) -> bool:
-        t, layer = st.step, st.layer
-        if t >= self.steps:
-            return False
-        if layer == 0:
-            if st.inputs_done[t] < self._chunks:
-                return False
-        elif (st.done[(-1, t)] < len(self.layer_cores[layer - 1])
-              or st.got[("W", t)] < st.announced[("W", t)]):
-            return False
-        if t > 0 and (st.done[(0, t)] < len(self.layer_cores[layer])
-                      or st.got[("R", t)] < st.announced[("R", t)]):
-            return False
-        return not (layer + 1 < self.n_layers and t >= 2
-                    and st.done[(1, t - 2)] < len(self.layer_cores[layer + 1]))
+        t = st.step
+        return t < self.steps and not st.missing[t] and not st.outstanding[t]
 
     def _spike_dsts(self, layer: int, t: int) -> list[int]:
         own = self.layer_cores[layer] if t + 1 < self.steps else []
@@ -350,8 +362,6 @@ class EgruProgram(Program):
             self.system.send(st.index, done_dsts, bits, Done(layer, t, len(spikes)), label)
         st.finish.append(self.engine.now)
         st.step += 1
-        for key in [k for k in st.got if k[1] <= t]:
-            del st.got[key]
         if layer == 0:
             if self.streams:
                 yield from self._issue_chunks(core, st)
@@ -365,7 +375,7 @@ class EgruProgram(Program):
         site = f"layer{st.layer}"
         want_w = len(self.trace.events[f"{site}.W"].step(t)[0])
         want_r = len(self.trace.events[f"{site}.R"].step(t)[0]) if t > 0 else 0
-        got_w, got_r = st.got[("W", t)], st.got[("R", t)]
+        got_w, got_r = st.got["W"][t], st.got["R"][t]
         if (got_w, got_r) != (want_w, want_r):
             raise RuntimeError(f"core {st.index} step {t}: walked {got_w} W and {got_r} R "
                                f"events, the trace has {want_w} and {want_r}")
@@ -465,6 +475,5 @@ def layer_outputs(trace: Trace, n_layers: int) -> list[list[np.ndarray | None]]:
     return out
 
 
-def _is_event(item: object) -> bool:
-    return isinstance(item, Packet) and type(item.data) in (Spikes, Done)
+_EVENTS = (Spikes, Done)  # what one action serves back to back
 

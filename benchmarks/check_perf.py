@@ -5,7 +5,8 @@ a developer runs before and after a change (as SANA-FE's ``tests/ci/check_perf.r
 of the test suite: nothing here is timed in pytest.
 
 Protocol. Every ``benchmarks/<name>.py`` may expose ``measure() -> dict[str, float]`` (a module
-without it is skipped with a note). Its keys say what they are:
+without it, or whose ``measure()`` raises ``ModuleNotFoundError`` for an optional peer, is
+skipped with a note). Its keys say what they are:
 
 - ``*_ratio``: a machine-independent ratio against a reference measured in the same run (never
   an absolute time). Compared relatively: regressed when worse than the baseline by more than
@@ -187,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             values = {str(k): float(v) for k, v in measure().items()}
+        except ModuleNotFoundError as exc:  # an optional peer (benchmarks' extra) is absent
+            notes.append(f"{name}: skipped ({exc})")
+            continue
         except Exception:
             notes.append(f"{name}: ERROR in measure():\n{traceback.format_exc()}")
             failed = True

@@ -11,9 +11,9 @@ whether the target "under 2 minutes on 2 cores" is met. The wall time includes s
 worker processes and building the trace in each; not Python's start-up or imports.
 
 :func:`measure` (for ``check_perf.py``) runs a tenth of the target in this process (N = 3 to
-152 in steps of 10, ``--workers 0``: no worker process) and divides its CPU time by the CPU time of bare SimPy
-stepping a fixed 500,000 timeouts measured in the same run: ``sweep_per_bare_simpy_ratio``,
-lower is better, machine-independent to first order.
+152 in steps of 10, ``--workers 0``: no worker process) and divides its CPU time by the CPU
+time of bare SimPy stepping a fixed 500,000 timeouts measured in the same run
+(``benchmarks/_reference.py``): ``sweep_per_bare_simpy_ratio``, lower is better.
 """
 
 from __future__ import annotations
@@ -23,18 +23,19 @@ import contextlib
 import io
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import simpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _reference import bare_simpy_cpu_s  # noqa: E402
 
-from simulator.cli import main as nmsim
+from simulator.cli import main as nmsim  # noqa: E402
 
 TARGET_S = 120.0
 TARGET_CORES = 2
 TARGET_PES = "3:152:1"
-BARE_EVENTS = 500_000
 
 
 def run(pes: str, strategy: str | None, workers: int | None, out: Path) -> tuple[float, list]:
@@ -54,23 +55,6 @@ def run(pes: str, strategy: str | None, workers: int | None, out: Path) -> tuple
     if rc != 0:
         raise SystemExit(f"egru-sweep failed (exit {rc})")
     return seconds, json.loads(buf.getvalue())
-
-
-def bare_simpy_cpu_s(events: int = BARE_EVENTS) -> float:
-    """CPU seconds of bare SimPy stepping ``events`` timeouts (64 processes in a loop)."""
-    env = simpy.Environment()
-    budget = [events // 64] * 64
-
-    def ticker(i: int):
-        while budget[i]:
-            budget[i] -= 1
-            yield env.timeout(1 + i % 7)
-
-    for i in range(64):
-        env.process(ticker(i))
-    t0 = time.process_time()
-    env.run()
-    return time.process_time() - t0
 
 
 def measure() -> dict[str, float]:

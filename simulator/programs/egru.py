@@ -131,6 +131,10 @@ class EgruProgram(Program):
         self.trace, self.part, self.streams = workload, part, egru_map.streams_input
         self.n_layers = len(part.layers)
         self.steps = workload.meta.n_steps
+        #: steps per sample: each sample starts from rest (no recurrent input at its first step)
+        self.sample_steps = sample_steps(workload)
+        self.dense = egru_map.weight_format == "dense"
+        self._columns: dict[int, Work] = {}
         self.outputs = layer_outputs(workload, self.n_layers)
         self._recv = self.cost.receive_event()
         self._send = self.cost.send_events(1)
@@ -154,22 +158,38 @@ class EgruProgram(Program):
         for t in range(self.steps):
             y = self.outputs[core.layer][t]
             spikes.append([] if y is None else [int(j) for j in y[owner_mask[y]]])
-        st = CoreState(core.core, core.layer, len(core.neurons), core.w_col_nnz.tolist(),
-                       core.r_col_nnz.tolist(), spikes, received=[] if record else None)
+        if self.dense:  # every column holds all 3 x neurons weights, zeros included
+            rows = 3 * len(core.neurons)
+            w, r = [rows] * len(core.w_col_nnz), [rows] * len(core.r_col_nnz)
+        else:
+            w, r = core.w_col_nnz.tolist(), core.r_col_nnz.tolist()
+        st = CoreState(core.core, core.layer, len(core.neurons), w, r, spikes,
+                       received=[] if record else None)
         layer, sizes = core.layer, [len(c) for c in self.layer_cores]
         st.got = {"W": [0] * self.steps, "R": [0] * self.steps}
         st.outstanding = [0] * self.steps
         st.missing = [(self._chunks if layer == 0 else sizes[layer - 1])
-                      + (sizes[layer] if t > 0 else 0)
+                      + (sizes[layer] if not self._starts_sample(t) else 0)
                       + (sizes[layer + 1] if layer + 1 < self.n_layers and t >= 2 else 0)
                       for t in range(self.steps)]
         recv = self._recv.cycles
         for matrix, nnz in (("W", st.w_nnz), ("R", st.r_nnz)):
-            cycles = {n: recv + self.cost.csr_column(n).cycles for n in set(nnz)}
+            cycles = {n: recv + self._column(n).cycles for n in set(nnz)}
             st.service[matrix] = list(map(cycles.__getitem__, nnz))
             st.fastest[matrix] = min(st.service[matrix], default=0)
             st.walked[matrix] = []
         return st
+
+    def _column(self, n: int) -> Work:
+        """Walking one stored column of ``n`` weights: CSR non-zeros, or a dense column."""
+        work = self._columns.get(n)
+        if work is None:
+            work = self._columns[n] = (self.cost.column(n) if self.dense
+                                       else self.cost.csr_column(n))
+        return work
+
+    def _starts_sample(self, t: int) -> bool:
+        return t == 0 or (self.sample_steps is not None and t % self.sample_steps == 0)
 
     # -- driving ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -301,7 +321,10 @@ class EgruProgram(Program):
 
     def _walk(self, core, st: CoreState, cols: np.ndarray, interrupts: int):
         """Interrupts taken and the CSR columns of ``cols`` walked, in one action."""
-        walk = self.cost.csr_columns(np.asarray(st.w_nnz)[cols])
+        if self.dense:
+            walk = self._column(st.w_nnz[0]).scaled(len(cols)) if len(cols) else Work()
+        else:
+            walk = self.cost.csr_columns(np.asarray(st.w_nnz)[cols])
         st.stage_cycles["communication"] += self._recv.cycles * interrupts
         self.count(core, self._recv, self._tags[(st.layer, "communication")], interrupts)
         st.stage_cycles["input_matmul"] += walk.cycles
@@ -330,7 +353,8 @@ class EgruProgram(Program):
         return t < self.steps and not st.missing[t] and not st.outstanding[t]
 
     def _spike_dsts(self, layer: int, t: int) -> list[int]:
-        own = self.layer_cores[layer] if t + 1 < self.steps else []
+        own = (self.layer_cores[layer] if t + 1 < self.steps and not self._starts_sample(t + 1)
+               else [])
         nxt = self.layer_cores[layer + 1] if layer + 1 < self.n_layers else []
         return own + nxt
 
@@ -394,7 +418,7 @@ class EgruProgram(Program):
                 nnz = np.asarray(st.w_nnz if matrix == "W" else st.r_nnz, dtype=np.int64)
                 per_nnz = np.bincount(nnz[np.concatenate(walked)])  # events, by column nnz
                 for n in np.flatnonzero(per_nnz):
-                    self.count(core, self.cost.csr_column(int(n)), self._tags[(st.layer, stage)],
+                    self.count(core, self._column(int(n)), self._tags[(st.layer, stage)],
                                int(per_nnz[n]))
                 walked.clear()
             st.interrupts = 0
@@ -452,10 +476,25 @@ def _sum_work(works: Iterable[Work]) -> Work:
     return Work(total.charges, total.cycles, "pointwise")
 
 
+def sample_steps(trace: Trace) -> int | None:
+    """Steps per sample of a trace of several samples run one after another (each from
+    rest: ``meta.extra["sample_steps"]``), or None for one sequence."""
+    n = trace.meta.extra.get("sample_steps")
+    if n is None:
+        return None
+    if not isinstance(n, int) or n < 1 or trace.meta.n_steps % n:
+        raise TraceError(f"sample_steps {n!r} does not divide the trace's "
+                         f"{trace.meta.n_steps} steps")
+    return n
+
+
 def layer_outputs(trace: Trace, n_layers: int) -> list[list[np.ndarray | None]]:
     """y_t of every layer at every step, from the trace (None where no site holds it: the
-    last layer's last step, which nothing in the simulated window consumes)."""
+    last layer's last step, which nothing in the simulated window consumes). A sample starts
+    from rest: no R events at its first step, which therefore says nothing of y_(t-1)."""
     T = trace.meta.n_steps
+    per = sample_steps(trace)
+    starts = {t for t in range(T) if t == 0 or (per is not None and t % per == 0)}
     out: list[list[np.ndarray | None]] = []
     for layer in range(n_layers):
         per_step: list[np.ndarray | None] = []
@@ -463,14 +502,16 @@ def layer_outputs(trace: Trace, n_layers: int) -> list[list[np.ndarray | None]]:
             seen = []
             if layer + 1 < n_layers:
                 seen.append(("W", trace.events[f"layer{layer + 1}.W"].step(t)[0]))
-            if t + 1 < T:
+            if t + 1 < T and t + 1 not in starts:
                 seen.append(("R", trace.events[f"layer{layer}.R"].step(t + 1)[0]))
             if len(seen) == 2 and not np.array_equal(np.sort(seen[0][1]), np.sort(seen[1][1])):
                 raise TraceError(f"layer{layer} output at step {t} differs between sites "
                                  f"layer{layer + 1}.W and layer{layer}.R")
             per_step.append(np.sort(seen[0][1]).astype(np.int64) if seen else None)
-        if T and len(trace.events[f"layer{layer}.R"].step(0)[0]):
-            raise TraceError(f"layer{layer}.R has events at step 0: y_(-1) must be zero")
+        for t in sorted(starts):
+            if len(trace.events[f"layer{layer}.R"].step(t)[0]):
+                raise TraceError(f"layer{layer}.R has events at step {t}, where a sample "
+                                 "starts from rest")
         out.append(per_step)
     return out
 

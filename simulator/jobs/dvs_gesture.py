@@ -1,0 +1,131 @@
+"""The DVS-gesture EGRU network on N cores, batched: per-frame and per-sample latency, power
+and energy, and the fewest cores that hold it (Nazeer et al. 2024, §III-D).
+
+One point: ``batch`` samples of ``frames`` frames (``workloads.dvs_trace``, SYNTHETIC) run one
+after another on the same cores, weights loaded once and kept in SRAM (dense, as published),
+each sample from rest, on the EGRU program and mapping of ``egru-sweep``
+(``simulator.programs.egru``, ``simulator.mappings.egru``). Per-sample figures are the run's
+totals divided by the batch, as the paper normalises; per-frame figures divide by every frame
+simulated. Power is energy over latency (static included).
+
+The fit frontier: the fewest cores whose every core holds its share (program, dense weights,
+variables, DMA buffers; the chip's own reserve), found by checking each N against the chip's
+memories without simulating.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from pydantic import BaseModel, ConfigDict
+
+from simulator.chips.registry import Chip, load_chip
+from simulator.mappings.egru import map_egru
+from simulator.programs.egru import EgruProgram
+from simulator.simulate import Run, simulate
+from workloads.dvs_trace import (
+    DEFAULT_ACTIVITY,
+    DEFAULT_FRAMES,
+    DVS_PAPER_PES,
+    FRAME_S,
+    synthetic_dvs_trace,
+)
+from workloads.egru_partition import layers_from_trace, partition
+from workloads.trace import Trace
+
+DEFAULT_CHIP = "spinnaker2"
+WEIGHT_FORMAT = "dense"  # as published: dense weights held in SRAM
+
+
+class DvsFigures(BaseModel):
+    """Latency, energy and power of one frame or one sample."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency_s: float
+    energy_j: float
+    dynamic_energy_j: float
+    power_w: float
+
+
+class DvsGestureResult(BaseModel):
+    """One point of ``nmsim dvs-gesture``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trace_label: str
+    chip: dict
+    pes: int
+    pes_per_layer: list[int]
+    strategy: str
+    frames: int
+    batch: int
+    activity: float
+    seed: int
+    weight_format: str
+    fits: bool
+    max_pe_bytes: int
+    capacity_bytes: int
+    fewest_pes_that_fit: int | None
+    per_frame: DvsFigures
+    per_sample: DvsFigures
+    real_time_frame_s: float  # a frame's length in the sensor's time (25 ms)
+
+
+def _figures(run: Run, divide: int) -> DvsFigures:
+    total = run.ledger.total() * 1e-12
+    static = run.ledger.by("category").get("static", 0.0) * 1e-12
+    seconds = run.system.engine.seconds(run.cycles) / divide
+    energy = total / divide
+    return DvsFigures(latency_s=seconds, energy_j=energy,
+                      dynamic_energy_j=(total - static) / divide,
+                      power_w=energy / seconds if seconds else 0.0)
+
+
+def fewest_pes_that_fit(trace: Trace, chip: Chip, strategy: str = "equal",
+                        upper: int = DVS_PAPER_PES) -> int | None:
+    """The smallest N (at least one core per layer) whose mapping fits every core's memory,
+    checked without simulating (a core's share shrinks as N grows, so the frontier is found
+    by bisection); None if not even ``upper`` fits."""
+    layers = layers_from_trace(trace)
+    system = chip.build(upper, lambda core, item: None)
+    cost, streams = chip.cost(), chip.has("dram")
+
+    def fits(n: int) -> bool:
+        emap = map_egru(partition(layers, n, strategy, "nnz"), cost, streams,
+                        weight_format=WEIGHT_FORMAT)
+        return all(f.fits for f in emap.mapping.load(system, check_only=True))
+
+    if not fits(upper):
+        return None
+    lo, hi = len(layers), upper  # fits(hi); the least N that fits lies in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def dvs_gesture(pes: int = DVS_PAPER_PES, frames: int = DEFAULT_FRAMES, batch: int = 1,
+                activity: float = DEFAULT_ACTIVITY, chip: Chip | None = None, seed: int = 0,
+                strategy: str = "equal", frontier: bool = True) -> DvsGestureResult:
+    """Simulate one point (module docstring)."""
+    chip = chip or load_chip(DEFAULT_CHIP)
+    trace = synthetic_dvs_trace(frames, batch, activity, seed)
+    part = partition(layers_from_trace(trace), pes, strategy, "nnz")
+    emap = map_egru(part, chip.cost(), chip.has("dram"), weight_format=WEIGHT_FORMAT)
+    run = simulate(trace, emap.mapping, partial(EgruProgram, egru_map=emap), chip,
+                   memory="check")
+    worst = max(run.fits, key=lambda f: (f.missing, f.data_bytes))
+    return DvsGestureResult(
+        trace_label=trace.label, chip=chip.provenance(), pes=pes,
+        pes_per_layer=list(part.cores_per_layer), strategy=strategy, frames=frames,
+        batch=batch, activity=activity, seed=seed, weight_format=WEIGHT_FORMAT,
+        fits=run.fits_memory, max_pe_bytes=max(f.data_bytes for f in run.fits),
+        capacity_bytes=worst.data_capacity,
+        fewest_pes_that_fit=fewest_pes_that_fit(trace, chip, strategy,
+                                                max(pes, DVS_PAPER_PES)) if frontier else None,
+        per_frame=_figures(run, frames * batch), per_sample=_figures(run, batch),
+        real_time_frame_s=FRAME_S)

@@ -1,0 +1,67 @@
+"""Synthetic traces of the DVS-gesture EGRU network of Nazeer et al. 2024 (§III-D), batched.
+
+The network (``../shared/reference/workloads.md``; Nazeer et al., "Language Modeling on a
+SpiNNaker2 Neuromorphic Chip", AICAS 2024): a CNN feature head, not run on the chip (its 512
+features per frame are precomputed and kept in LPDDR4), two EGRU layers of 256 units with
+dense weights held in SRAM, on 128 PEs, and a linear readout to the 11 gestures. Frames are
+25 ms bins of DVS128 events max-pooled to 32 x 32.
+
+No DVS data is at hand here, so the traces are SYNTHETIC (``meta.synthetic``; every report
+prints it): the EGRU trace layout of ``workloads.egru_trace`` at sizes (512, 256, 256), dense
+random weights, layer 0's input all 512 features of every frame (streamed by DMA, as the LM's
+embedding), and each EGRU layer firing ``activity`` of its units per frame, a stated
+assumption (:data:`DEFAULT_ACTIVITY`; nothing published gives it; a parameter).
+
+Batches: ``batch`` samples of ``frames`` frames run one after another on the same PEs with the
+weights left in place (the paper ran batch 1 and 6); each sample starts from rest, so the
+first frame of every sample has no recurrent input (``meta.extra["sample_steps"]``, read by
+the EGRU program). The readout (11 x 256 MACs per frame, 0.3 % of the EGRU layers' 786,432
+dense MACs) is not simulated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workloads.egru_trace import synthetic_egru_trace
+from workloads.trace import SiteEvents, Trace, TraceError
+
+#: (CNN features, EGRU layer 0, EGRU layer 1)
+DVS_SIZES: tuple[int, int, int] = (512, 256, 256)
+DVS_CLASSES = 11
+DVS_PAPER_PES = 128
+FRAME_S = 0.025  # one frame: a 25 ms bin of DVS128 events
+#: fraction of each EGRU layer's units firing per frame: an assumption, not a published figure
+DEFAULT_ACTIVITY = 0.1
+#: frames per sample: an assumption (a DVS128 gesture lasts about 6 s, 240 frames of 25 ms;
+#: the default simulates the first 20), a parameter
+DEFAULT_FRAMES = 20
+
+
+def synthetic_dvs_trace(frames: int = DEFAULT_FRAMES, batch: int = 1,
+                        activity: float = DEFAULT_ACTIVITY, seed: int = 0) -> Trace:
+    """``batch`` samples of ``frames`` frames through the DVS network (module docstring)."""
+    if frames < 1:
+        raise TraceError(f"frames must be >= 1, got {frames}")
+    if batch < 1:
+        raise TraceError(f"batch must be >= 1, got {batch}")
+    if not 0.0 < activity <= 1.0:
+        raise TraceError(f"activity must lie in (0, 1], got {activity}")
+    steps = frames * batch
+    base = synthetic_egru_trace(DVS_SIZES, 0.0, activity, steps=steps, seed=seed,
+                                profile_name=f"activity {activity:g} (assumed)")
+    events = dict(base.events)
+    for name in [s.name for s in base.sites if s.name.endswith(".R")]:
+        ev = events[name]
+        events[name] = SiteEvents.from_steps([
+            (np.zeros(0, np.int32), np.zeros(0, np.float32)) if t % frames == 0 else ev.step(t)
+            for t in range(steps)])
+    extra = {**base.meta.extra, "sample_steps": frames, "batch": batch, "frames": frames,
+             "weight_format": "dense", "classes": DVS_CLASSES, "frame_s": FRAME_S,
+             "initial_state": "zero at the first frame of every sample (no R events there)",
+             "readout": "11 x 256 linear readout, not simulated"}
+    meta = base.meta.model_copy(update={
+        "model": f"EGRU DVS-gesture (features {DVS_SIZES[0]}, {DVS_SIZES[1]}/{DVS_SIZES[2]}), "
+                 f"dense weights, batch {batch} x {frames} frames",
+        "extra": extra})
+    return Trace(meta=meta, events=events, matrices=base.matrices)

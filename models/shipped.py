@@ -17,6 +17,9 @@ RWKV_TINY_THRESHOLDS = "artifacts/rwkv_tiny_thresholds.json"
 #: The shipped tiny EGRU LM (``python -m models.train_tiny_egru``) and its measured numbers.
 EGRU_TINY_CHECKPOINT = "artifacts/egru_tiny.pt"
 EGRU_TINY_METRICS = "artifacts/egru_tiny_metrics.json"
+#: The shipped tiny DVS-gesture network (``python -m models.train_tiny_dvs``) and its numbers.
+DVS_TINY_CHECKPOINT = "artifacts/dvs_tiny.pt"
+DVS_TINY_METRICS = "artifacts/dvs_tiny_metrics.json"
 
 
 def artifact_path(name: str) -> Path:

@@ -141,3 +141,31 @@ def test_validation_reports_the_published_fit(capsys):
     assert v.capacity_bytes == 96 * 1024 and v.verdict.startswith("consistent")
     assert main(["validate", "--only", "dvs"]) == 0
     assert "fewest PEs that fit: 48" in capsys.readouterr().out
+
+
+def test_synthetic_gestures_are_binary_event_frames_that_differ_by_class():
+    from models.dvs import N_CLASSES, gesture_frames, gesture_set
+
+    rng = np.random.default_rng(0)
+    f = gesture_frames(0, 5, rng)
+    assert f.shape == (5, 2, 32, 32) and set(np.unique(f)) <= {0.0, 1.0}
+    x, y = gesture_set(22, 4, seed=3)
+    assert x.shape == (22, 4, 2, 32, 32) and sorted(set(y.tolist())) == list(range(N_CLASSES))
+    # a rightward sweep and a leftward one leave their events on opposite sides at the end
+    right, left = gesture_frames(0, 6, rng), gesture_frames(4, 6, rng)
+    cols = np.arange(32)
+    assert (right[-1].sum((0, 1)) @ cols / right[-1].sum()) > (left[-1].sum((0, 1)) @ cols
+                                                                / left[-1].sum())
+
+
+def test_real_trace_of_the_shipped_tiny_network():
+    from workloads.dvs_trace import real_dvs_trace
+
+    trace = real_dvs_trace(frames=4, batch=2)
+    assert not trace.meta.synthetic and trace.meta.extra["sample_steps"] == 4
+    assert trace.meta.extra["checkpoint_metrics"]["accuracy"] > 0.9  # on held-out gestures
+    outputs = layer_outputs(trace, 2)  # W of layer 1 at t == R of layer 0 at t + 1, per sample
+    assert len(outputs[0]) == 8
+    assert [len(trace.events["layer0.R"].step(t)[0]) == 0 for t in (0, 4)] == [True, True]
+    run_part = partition(layers_from_trace(trace), 9, "equal", "nnz")
+    assert run_part.cores_per_layer[0] >= 1

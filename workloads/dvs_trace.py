@@ -65,3 +65,58 @@ def synthetic_dvs_trace(frames: int = DEFAULT_FRAMES, batch: int = 1,
                  f"dense weights, batch {batch} x {frames} frames",
         "extra": extra})
     return Trace(meta=meta, events=events, matrices=base.matrices)
+
+
+def real_dvs_trace(frames: int = DEFAULT_FRAMES, batch: int = 1, seed: int = 1000) -> Trace:
+    """``batch`` held-out synthetic gestures (``models.dvs.gesture_set``, seed ``seed``, never
+    seen in training) through the shipped tiny DVS network (``models/artifacts/dvs_tiny.pt``):
+    its real CNN features and EGRU events, its weights (dense). Needs torch."""
+    import torch
+
+    from models.csr import to_csr
+    from models.dvs import load_dvs
+    from models.shipped import DVS_TINY_CHECKPOINT, artifact_path
+    from workloads.egru_trace import egru_site_specs, output_site
+    from workloads.trace import TraceMeta
+
+    if frames < 1 or batch < 1:
+        raise TraceError(f"frames and batch must be >= 1, got {frames} and {batch}")
+    model, metrics = load_dvs(artifact_path(DVS_TINY_CHECKPOINT))
+    x, labels = _gesture_set(batch, frames, seed)
+    with torch.no_grad():
+        _, feats, ys = model(x)
+    shapes = [(c.input_size, c.hidden) for c in model.layers]
+    n = len(shapes)
+    matrices = {f"layer{i}.{p}": to_csr(getattr(c, p).detach().numpy())
+                for i, c in enumerate(model.layers) for p in ("W", "R")}
+
+    def steps_of(t: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]]:
+        flat = t.reshape(batch * frames, -1).numpy()  # sample after sample, frame by frame
+        return [(np.flatnonzero(v).astype(np.int32), v[v != 0].astype(np.float32)) for v in flat]
+
+    events = {"layer0.W": SiteEvents.from_steps(steps_of(feats))}
+    empty = (np.zeros(0, np.int32), np.zeros(0, np.float32))
+    for i, y in enumerate(ys):
+        per = steps_of(y)
+        events[output_site(i, n)] = SiteEvents.from_steps(per)
+        events[f"layer{i}.R"] = SiteEvents.from_steps(
+            [empty if t % frames == 0 else per[t - 1] for t in range(batch * frames)])
+    meta = TraceMeta(
+        kind="egru", synthetic=False, profile=None,
+        model=f"tiny DVS-gesture EGRU (features 512, {'/'.join(str(h) for _, h in shapes)}), "
+              f"dense weights, batch {batch} x {frames} frames of synthetic gestures",
+        n_steps=batch * frames, sites=egru_site_specs(shapes, matrices),
+        extra={"layers": [{"input_size": i, "hidden": h} for i, h in shapes],
+               "embedding_dim": 512, "sample_steps": frames, "batch": batch, "frames": frames,
+               "weight_format": "dense", "classes": 11, "frame_s": FRAME_S,
+               "labels": labels.tolist(), "gesture_seed": seed,
+               "checkpoint": DVS_TINY_CHECKPOINT, "checkpoint_metrics": metrics.get("eval"),
+               "initial_state": "zero at the first frame of every sample (no R events there)",
+               "readout": "linear readout, not simulated"})
+    return Trace(meta=meta, events=events, matrices=matrices)
+
+
+def _gesture_set(n: int, frames: int, seed: int):
+    from models.dvs import gesture_set
+
+    return gesture_set(n, frames, seed)

@@ -1,12 +1,14 @@
 """The DVS-gesture EGRU network on N cores, batched: per-frame and per-sample latency, power
 and energy, and the fewest cores that hold it (Nazeer et al. 2024, §III-D).
 
-One point: ``batch`` samples of ``frames`` frames (``workloads.dvs_trace``, SYNTHETIC) run one
-after another on the same cores, weights loaded once and kept in SRAM (dense, as published),
-each sample from rest, on the EGRU program and mapping of ``egru-sweep``
-(``simulator.programs.egru``, ``simulator.mappings.egru``). Per-sample figures are the run's
-totals divided by the batch, as the paper normalises; per-frame figures divide by every frame
-simulated. Power is energy over latency (static included).
+One point: ``batch`` samples of ``frames`` frames run one after another on the same cores (the
+``paper`` model: SYNTHETIC events at the published size, ``workloads.dvs_trace``; ``tiny``:
+real inference of the shipped tiny network on held-out synthetic gestures), weights loaded
+once and kept in SRAM (dense, as published), each sample from rest, on the EGRU program and
+mapping of ``egru-sweep`` (``simulator.programs.egru``, ``simulator.mappings.egru``).
+Per-sample figures are the run's totals divided by the batch, as the paper normalises;
+per-frame figures divide by every frame simulated. Power is energy over latency (static
+included).
 
 The fit frontier: the fewest cores whose every core holds its share (program, dense weights,
 variables, DMA buffers; the chip's own reserve), found by checking each N against the chip's
@@ -20,6 +22,7 @@ from functools import partial
 from pydantic import BaseModel, ConfigDict
 
 from simulator.chips.registry import Chip, load_chip
+from simulator.errors import UserError
 from simulator.mappings.egru import map_egru
 from simulator.programs.egru import EgruProgram
 from simulator.simulate import Run, simulate
@@ -28,6 +31,7 @@ from workloads.dvs_trace import (
     DEFAULT_FRAMES,
     DVS_PAPER_PES,
     FRAME_S,
+    real_dvs_trace,
     synthetic_dvs_trace,
 )
 from workloads.egru_partition import layers_from_trace, partition
@@ -54,13 +58,14 @@ class DvsGestureResult(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     trace_label: str
+    model: str
     chip: dict
     pes: int
     pes_per_layer: list[int]
     strategy: str
     frames: int
     batch: int
-    activity: float
+    activity: float | None  # the synthetic network's assumed activity (None: a real model's)
     seed: int
     weight_format: str
     fits: bool
@@ -108,21 +113,40 @@ def fewest_pes_that_fit(trace: Trace, chip: Chip, strategy: str = "equal",
     return lo
 
 
+MODELS = ("paper", "tiny")
+
+
+def dvs_trace(model: str, frames: int, batch: int, activity: float | None, seed: int) -> Trace:
+    """The trace of a point: ``paper`` synthetic (``activity``, default
+    :data:`DEFAULT_ACTIVITY`), or ``tiny`` real inference (which has its own activity)."""
+    if model == "paper":
+        return synthetic_dvs_trace(frames, batch,
+                                   DEFAULT_ACTIVITY if activity is None else activity, seed)
+    if model != "tiny":
+        raise UserError(f"--model {model!r}: one of {', '.join(MODELS)}")
+    if activity is not None:
+        raise UserError("--activity sets the synthetic paper-size network's activity; the "
+                        "tiny model's events are its own (leave --activity out)")
+    return real_dvs_trace(frames, batch, seed=1000 + seed)
+
+
 def dvs_gesture(pes: int = DVS_PAPER_PES, frames: int = DEFAULT_FRAMES, batch: int = 1,
-                activity: float = DEFAULT_ACTIVITY, chip: Chip | None = None, seed: int = 0,
-                strategy: str = "equal", frontier: bool = True) -> DvsGestureResult:
+                activity: float | None = None, chip: Chip | None = None, seed: int = 0,
+                strategy: str = "equal", frontier: bool = True, model: str = "paper"
+                ) -> DvsGestureResult:
     """Simulate one point (module docstring)."""
     chip = chip or load_chip(DEFAULT_CHIP)
-    trace = synthetic_dvs_trace(frames, batch, activity, seed)
+    trace = dvs_trace(model, frames, batch, activity, seed)
     part = partition(layers_from_trace(trace), pes, strategy, "nnz")
     emap = map_egru(part, chip.cost(), chip.has("dram"), weight_format=WEIGHT_FORMAT)
     run = simulate(trace, emap.mapping, partial(EgruProgram, egru_map=emap), chip,
                    memory="check")
     worst = max(run.fits, key=lambda f: (f.missing, f.data_bytes))
     return DvsGestureResult(
-        trace_label=trace.label, chip=chip.provenance(), pes=pes,
+        trace_label=trace.label, model=model, chip=chip.provenance(), pes=pes,
         pes_per_layer=list(part.cores_per_layer), strategy=strategy, frames=frames,
-        batch=batch, activity=activity, seed=seed, weight_format=WEIGHT_FORMAT,
+        batch=batch, activity=(DEFAULT_ACTIVITY if activity is None else activity)
+        if model == "paper" else None, seed=seed, weight_format=WEIGHT_FORMAT,
         fits=run.fits_memory, max_pe_bytes=max(f.data_bytes for f in run.fits),
         capacity_bytes=worst.data_capacity,
         fewest_pes_that_fit=fewest_pes_that_fit(trace, chip, strategy,

@@ -15,6 +15,8 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from simulator.errors import UserError
+
 ASSUMPTION = "assumption:"
 #: Bytes in a published "KB" or "kB", in every source alike: memory sizes in the sources are
 #: binary (SpiNNaker2's "128 kB in 4 banks of 32 kB" is 4 x 32,768 B), and Nazeer et al.'s
@@ -24,7 +26,7 @@ ASSUMPTION = "assumption:"
 KB_BYTES = 1024
 
 
-class CalibrationError(ValueError):
+class CalibrationError(UserError, ValueError):
     """A calibration or reference file is missing, unreadable or invalid."""
 
 
@@ -33,7 +35,8 @@ class Cited(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    value: float
+    #: finite: a NaN or infinite energy, power, time or size is never a cost (rejected)
+    value: float = Field(allow_inf_nan=False)
     unit: str = Field(min_length=1)
     source: str = Field(min_length=3, description="paper + table/figure, or 'assumption: why'")
     note: str = ""

@@ -38,7 +38,7 @@ import json
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -47,8 +47,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models import shipped
+from models.checkpoint_file import zip_damage
 from models.egru_config import EGRUConfig
 from models.shipped import artifact_path
+from simulator.errors import UserError
 
 #: Gate order along the 3H axis of W and R (reference code).
 GATES = ("z", "r", "g")
@@ -260,25 +262,89 @@ def save_egru(path: str | Path, model: EGRULM, vocab: Sequence[str] | None = Non
         for k, v in model.state_dict().items():
             sparse = v.dim() == 2 and k.endswith((".W", ".R")) and (v == 0).float().mean() > 0.5
             sd[k] = v.to_sparse_csr() if sparse else v
-    path = Path(path)
-    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-                "config": asdict(model.cfg), "vocab": list(vocab) if vocab else None,
-                "record": json.loads(json.dumps(dict(record or {}))), "state_dict": sd}, path)
-    return path
+    from simulator.outputs import write_atomic
+
+    doc = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+           "config": asdict(model.cfg), "vocab": list(vocab) if vocab else None,
+           "record": json.loads(json.dumps(dict(record or {}))), "state_dict": sd}
+    return write_atomic(Path(path), lambda f: torch.save(doc, f))
+
+
+class EgruCheckpointError(UserError, ValueError):
+    """An EGRU checkpoint is unreadable or invalid; the message names the file and the key."""
 
 
 def load_egru(path: str | Path) -> tuple[EGRULM, list[str] | None, dict]:
-    """(model in eval mode, vocabulary or None, training record) from :func:`save_egru`."""
-    with _quiet_sparse():
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+    """(model in eval mode, vocabulary or None, training record) from :func:`save_egru`.
+    Every part is checked (readable file, format, config fields, state-dict keys and shapes,
+    finite weights); an :class:`EgruCheckpointError` names the file and what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise EgruCheckpointError(f"{path}: no such EGRU checkpoint file")
+    if damage := zip_damage(path):  # before torch.load, which can crash on a damaged file
+        raise EgruCheckpointError(f"{path}: not a readable EGRU checkpoint (corrupted or "
+                                  f"truncated): {damage}")
+    try:
+        with _quiet_sparse():
+            ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for a broken file; say which file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
+        raise EgruCheckpointError(f"{path}: not a readable EGRU checkpoint (corrupted, "
+                                  f"truncated or not a torch file): {first}") from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not an {CHECKPOINT_FORMAT} checkpoint")
+        raise EgruCheckpointError(f"{path}: not an {CHECKPOINT_FORMAT} checkpoint (field "
+                                  f"'format' must be {CHECKPOINT_FORMAT!r})")
     if ck.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path}: checkpoint version {ck.get('version')!r} not supported")
-    model = EGRULM(EGRUConfig(**ck["config"]))
-    sd = {k: v.to_dense() if v.layout != torch.strided else v for k, v in ck["state_dict"].items()}
+        raise EgruCheckpointError(f"{path}: checkpoint version {ck.get('version')!r} not "
+                                  f"supported (this nmsim reads version {CHECKPOINT_VERSION})")
+    missing = [k for k in ("config", "state_dict") if not isinstance(ck.get(k), dict)]
+    if missing:
+        raise EgruCheckpointError(f"{path}: field {missing[0]!r} is missing or not a mapping")
+    model = EGRULM(_checkpoint_config(path, ck["config"]))
+    sd = ck["state_dict"]
+    not_tensors = sorted(k for k, v in sd.items() if not isinstance(v, Tensor))
+    if not_tensors:
+        raise EgruCheckpointError(f"{path}: state_dict entries {not_tensors[:8]} are not "
+                                  "tensors")
+    sd = {k: v.to_dense() if v.layout != torch.strided else v for k, v in sd.items()}
+    expected = model.state_dict()
+    problems = []
+    if gone := sorted(set(expected) - set(sd)):
+        problems.append(f"missing keys {gone}")
+    if extra := sorted(set(sd) - set(expected)):
+        problems.append(f"unexpected keys {extra}")
+    if shapes := [f"{k}: {tuple(sd[k].shape)}, expected {tuple(v.shape)}"
+                  for k, v in expected.items() if k in sd and sd[k].shape != v.shape]:
+        problems.append(f"mis-shaped keys [{'; '.join(shapes)}]")
+    if problems:
+        raise EgruCheckpointError(f"{path}: state_dict does not match the config "
+                                  f"{model.cfg.layers}: " + "; ".join(problems))
+    for k, v in sd.items():
+        bad = ~torch.isfinite(v) if v.is_floating_point() else None
+        if bad is not None and bad.any():
+            raise EgruCheckpointError(f"{path}: tensor {k!r} has {int(bad.sum())} NaN or "
+                                      "infinite values; every weight must be finite")
     model.load_state_dict(sd)
-    return model.eval(), ck["vocab"], ck["record"]
+    vocab = ck.get("vocab")
+    if vocab is not None and (not isinstance(vocab, list) or len(vocab) != model.cfg.vocab_size
+                              or not all(isinstance(c, str) for c in vocab)):
+        raise EgruCheckpointError(f"{path}: field 'vocab' must be a list of "
+                                  f"{model.cfg.vocab_size} strings (config.vocab_size)")
+    record = ck.get("record")
+    return model.eval(), vocab, record if isinstance(record, dict) else {}
+
+
+def _checkpoint_config(path: Path, raw: dict) -> EGRUConfig:
+    allowed = [f.name for f in fields(EGRUConfig)]
+    if extra := sorted(set(raw) - set(allowed)):
+        raise EgruCheckpointError(f"{path}: config has unknown fields {extra}; allowed: "
+                                  f"{', '.join(allowed)}")
+    if "vocab_size" not in raw:
+        raise EgruCheckpointError(f"{path}: config field 'vocab_size' is missing")
+    try:
+        return EGRUConfig(**raw)
+    except (ValueError, TypeError) as e:
+        raise EgruCheckpointError(f"{path}: invalid config {raw}: {e}") from None
 
 
 def load_tiny_egru() -> tuple[EGRULM, list[str], dict]:

@@ -33,8 +33,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models import shipped
+from models.checkpoint_file import zip_damage
 from models.rwkv_config import RWKVConfig
 from models.shipped import artifact_path
+from simulator.errors import UserError
 
 #: ``site(name, x) -> x``: called on every linear layer's input.
 SiteFn = Callable[[str, Tensor], Tensor]
@@ -47,7 +49,7 @@ def _identity_site(name: str, x: Tensor) -> Tensor:
     return x
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A state dict is not a loadable RWKV-4 checkpoint; the message names the offending keys."""
 
 
@@ -279,10 +281,15 @@ def load_state_dict(src: str | Path | Mapping[str, Tensor]) -> dict[str, Tensor]
         path = Path(src)
         if not path.exists():
             raise CheckpointError(f"{path}: no such checkpoint file")
+        if damage := zip_damage(path):  # before torch.load, which can crash on a damaged file
+            raise CheckpointError(f"{path}: cannot be read as a PyTorch state dict (corrupted "
+                                  f"or truncated): {damage}")
         try:
             sd = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises many kinds here; say which file
-            raise CheckpointError(f"{path}: cannot be read as a PyTorch state dict: {e}") from e
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
+            raise CheckpointError(f"{path}: cannot be read as a PyTorch state dict (corrupted, "
+                                  f"truncated or not a checkpoint): {first}") from None
         if not isinstance(sd, Mapping):
             raise CheckpointError(f"{path}: holds a {type(sd).__name__}, not a state dict")
     return {k.removeprefix("_forward_module."): v for k, v in sd.items()}
@@ -297,6 +304,14 @@ def load_rwkv4(src: str | Path | Mapping[str, Tensor]) -> RWKV4:
     the model applies ``-exp`` itself.
     """
     sd = load_state_dict(src)
+    where = "" if isinstance(src, Mapping) else f"{src}: "
+    not_tensors = sorted(k for k, v in sd.items() if not isinstance(v, Tensor))
+    if not_tensors:
+        raise CheckpointError(f"{where}entries {not_tensors[:8]} are not tensors; an RWKV-4 "
+                              "checkpoint holds only tensors")
+    if sd.get("emb.weight") is not None and sd["emb.weight"].dim() != 2:
+        raise CheckpointError(f"{where}tensor 'emb.weight' has shape "
+                              f"{tuple(sd['emb.weight'].shape)}, expected (vocab, n_embd)")
     cfg = config_from_state_dict(sd)
     model = RWKV4(cfg)
     expected = model.state_dict()
@@ -320,22 +335,26 @@ def load_rwkv4(src: str | Path | Mapping[str, Tensor]) -> RWKV4:
         )
         problems.append(f"unexpected keys {unexpected}{hint}")
     if problems:
-        where = "" if isinstance(src, Mapping) else f"{src}: "
         raise CheckpointError(
             f"{where}not an RWKV-4 checkpoint with n_layer={cfg.n_layer}, n_embd={cfg.n_embd}, "
             f"vocab={cfg.vocab_size}: " + "; ".join(problems)
         )
-    model.load_state_dict(
-        {k: sd[k].to(torch.float32).reshape(v.shape) for k, v in expected.items()}
-    )
+    weights = {k: sd[k].to(torch.float32).reshape(v.shape) for k, v in expected.items()}
+    for k, v in weights.items():
+        bad = ~torch.isfinite(v)
+        if bad.any():
+            raise CheckpointError(f"{where}tensor {k!r} has {int(bad.sum())} NaN or infinite "
+                                  "values; every weight must be finite")
+    model.load_state_dict(weights)
     return model.eval()
 
 
 def save_rwkv4(model: RWKV4, path: str | Path, dtype: torch.dtype = torch.float32) -> Path:
     """Write the official layout (plain tensors only, so it loads with ``weights_only=True``)."""
-    path = Path(path)
-    torch.save({k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}, path)
-    return path
+    from simulator.outputs import write_atomic
+
+    state = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
+    return write_atomic(Path(path), lambda f: torch.save(state, f))
 
 
 # -- tokenizers and the shipped tiny model --------------------------------------------------------
@@ -376,13 +395,25 @@ def load_tokenizer(spec: str) -> Callable[[str], list[int]]:
         vocab = json.loads(artifact_path(TINY_META).read_text("utf-8"))["vocab"]
         return CharTokenizer(vocab).encode
     if spec == "world":
-        from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
-
+        try:
+            from rwkv.rwkv_tokenizer import TRIE_TOKENIZER
+        except ImportError:
+            raise UserError("--tokenizer world needs the 'rwkv' package (pip install rwkv)"
+                            ) from None
         vocab = Path(str(resources.files("rwkv").joinpath("rwkv_vocab_v20230424.txt")))
         return TRIE_TOKENIZER(str(vocab)).encode
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(spec)
+    if not Path(spec).is_file():
+        raise UserError(f"--tokenizer {spec!r}: not char, world nor an existing tokenizer.json")
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        raise UserError(f"--tokenizer {spec}: a tokenizer.json needs the 'tokenizers' package"
+                        ) from None
+    try:
+        tok = Tokenizer.from_file(spec)
+    except Exception as e:  # the tokenizers package raises a bare Exception for a bad file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"--tokenizer {spec}: not a readable tokenizer.json: {first}") from None
     return lambda text: tok.encode(text).ids
 
 
@@ -400,7 +431,8 @@ def sample_windows(ids: Sequence[int] | Tensor, n: int, ctx_len: int, seed: int)
     """``n`` windows of ``ctx_len + 1`` tokens at random positions (fixed seed)."""
     ids = torch.as_tensor(ids, dtype=torch.long)
     if len(ids) <= ctx_len + 1:
-        raise ValueError(f"need more than {ctx_len + 1} tokens, got {len(ids)}")
+        raise ValueError(f"need more than {ctx_len + 1} tokens for windows of ctx_len="
+                         f"{ctx_len}, got {len(ids)} (a shorter --ctx-len or a longer text)")
     gen = torch.Generator().manual_seed(seed)
     starts = torch.randint(0, len(ids) - ctx_len - 1, (n,), generator=gen)
     return torch.stack([ids[s : s + ctx_len + 1] for s in starts.tolist()])

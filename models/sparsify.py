@@ -49,6 +49,7 @@ from torch import Tensor
 
 from models.rwkv import RWKV4, SiteFn
 from models.rwkv_sites import SITE_SUFFIXES, site_names, site_suffix
+from simulator.errors import UserError
 
 #: Site order inside a block during the search (as published).
 SEARCH_ORDER: tuple[str, ...] = (
@@ -420,9 +421,13 @@ class ThresholdsFile(BaseModel):
 
 
 def save_thresholds(tf: ThresholdsFile, path: str | Path) -> Path:
-    path = Path(path)
-    path.write_text(tf.model_dump_json(indent=1) + "\n", "utf-8")
-    return path
+    from simulator.outputs import write_atomic
+
+    return write_atomic(Path(path), tf.model_dump_json(indent=1) + "\n")
+
+
+class ThresholdsError(UserError, ValueError):
+    """A thresholds file is unreadable, invalid, or made for another model."""
 
 
 def load_thresholds(path: str | Path) -> ThresholdsFile:
@@ -430,19 +435,35 @@ def load_thresholds(path: str | Path) -> ThresholdsFile:
     path = Path(path)
     try:
         raw = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ThresholdsError(f"{path}: no such thresholds file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a readable thresholds file: {e}") from e
+        raise ThresholdsError(f"{path}: not a readable thresholds file: {e}") from None
     if not isinstance(raw, dict) or raw.get("format") != THRESHOLDS_FORMAT:
-        raise ValueError(f"{path}: not an {THRESHOLDS_FORMAT} file")
+        raise ThresholdsError(f"{path}: not an {THRESHOLDS_FORMAT} file (field 'format' must "
+                              f"be {THRESHOLDS_FORMAT!r})")
     if raw.get("version") != THRESHOLDS_VERSION:
-        raise ValueError(f"{path}: thresholds version {raw.get('version')!r} is not supported "
-                         f"(this nmsim reads version {THRESHOLDS_VERSION})")
+        raise ThresholdsError(f"{path}: thresholds version {raw.get('version')!r} is not "
+                              f"supported (this nmsim reads version {THRESHOLDS_VERSION})")
     try:
         tf = ThresholdsFile.model_validate(raw)
         tf.to_thresholds()  # site names and values
-    except (ValidationError, ValueError) as e:
-        raise ValueError(f"{path}: invalid thresholds file: {e}") from e
+    except ValidationError as e:
+        problems = "; ".join(f"field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
+                             for err in e.errors())
+        raise ThresholdsError(f"{path}: invalid thresholds file: {problems}") from None
+    except ValueError as e:
+        raise ThresholdsError(f"{path}: invalid thresholds file: {e}") from None
     return tf
+
+
+def check_thresholds_file(tf: ThresholdsFile, model: RWKV4, where: str = "thresholds") -> None:
+    """The file was searched on a model of this size (``n_layer`` and ``n_embd`` agree)."""
+    cfg = model.cfg
+    wrong = [f"{k}={getattr(tf, k)} but the model has {k}={getattr(cfg, k)}"
+             for k in ("n_layer", "n_embd") if getattr(tf, k) != getattr(cfg, k)]
+    if wrong:
+        raise ThresholdsError(f"{where}: made for another model: {'; '.join(wrong)}")
 
 
 def sparsify(

@@ -214,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     save_egru(args.out_dir / Path(TINY_CHECKPOINT).name, model, vocab, record)
     metrics = json.dumps(record, indent=1) + "\n"
-    (args.out_dir / Path(TINY_METRICS).name).write_text(metrics, "utf-8")
+    from simulator.outputs import write_atomic
+
+    write_atomic(args.out_dir / Path(TINY_METRICS).name, metrics)
     print(json.dumps(record["eval"], indent=1))
     print(f"weight sparsity {record['pruning']['weight_sparsity']}, "
           f"trained in {train_seconds:.0f} s; wrote {args.out_dir}")

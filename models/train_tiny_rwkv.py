@@ -134,7 +134,9 @@ def train(steps: int = STEPS, out_dir: Path | None = None, log_every: int = 100)
         },
         "checkpoint_dtype": "bfloat16",
     }
-    (out_dir / Path(TINY_META).name).write_text(json.dumps(record, indent=1) + "\n", "utf-8")
+    from simulator.outputs import write_atomic
+
+    write_atomic(out_dir / Path(TINY_META).name, json.dumps(record, indent=1) + "\n")
     return record
 
 

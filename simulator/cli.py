@@ -9,7 +9,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
+
+from simulator.errors import UserError
+
+#: the line after the traceback of an unexpected error (an error of the user's input is
+#: a :class:`~simulator.errors.UserError`: one line, status 2, no traceback)
+BUG_REPORT = ("nmsim: this is a bug in nmsim, not a problem with your input; please report it "
+              "at the nmsim issue tracker with the command line and the traceback above")
 
 #: Modules that register commands, in the order their commands are listed in ``--help``,
 #: with the words of the commands each registers (``plot``: every ``plot KIND``).
@@ -21,6 +29,7 @@ COMMAND_MODULES: dict[str, str] = {
     "simulator.commands.plot": "plot",
     "simulator.commands.calibrate": "calibrate",
     "simulator.commands.egru_sweep": "egru-sweep",
+    "simulator.commands.dvs_gesture": "dvs-gesture",
     "simulator.commands.validate": "validate",
 }
 #: the one-line summary of each first word in ``nmsim --help`` (which imports no command: a
@@ -32,6 +41,7 @@ SUMMARIES: dict[str, str] = {
     "plot": "figures of results: breakdown, sweep, profile, critical-path",
     "calibrate": "the chip models against published measurements; fits; cited values",
     "egru-sweep": "EGRU layers partitioned over N cores of a chip, swept over N",
+    "dvs-gesture": "the DVS-gesture EGRU network on N cores, batched (synthetic events)",
     "validate": "the simulator against published results, cell by cell, with the gap explained",
 }
 
@@ -94,11 +104,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         overview_parser().print_help()
         return 0 if argv else 2
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a bad argument: argparse's usage and error, status 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"nmsim {command_words(args)}: error: {e}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception:  # a bug: its traceback, and where to report it
+        traceback.print_exc()
+        print(BUG_REPORT, file=sys.stderr)
+        return 1
+
+
+def command_words(args: argparse.Namespace) -> str:
+    """``egru-sweep``, ``trace egru``: the command that ``args`` runs."""
+    first = getattr(args, "command", None) or ""
+    kind = getattr(args, f"{first}_command", None)
+    return f"{first} {kind}" if kind else first
 
 
 if __name__ == "__main__":

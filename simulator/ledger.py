@@ -128,7 +128,9 @@ class Ledger:
         path = Path(path)
         tag_cols = self.tag_names()
         cols = [*KEY_FIELDS, *tag_cols, *extra, *VALUE_FIELDS]
-        with path.open("w", newline="") as f:
+        from simulator.outputs import atomic_open
+
+        with atomic_open(path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", restval="")
             w.writeheader()
             w.writerows(self.rows())

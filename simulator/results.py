@@ -7,16 +7,30 @@ token (RWKV) or per timestep (EGRU).
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulator.ledger import Category
+from simulator.result_views import EgruSweepViews, RwkvTokenViews
 
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 SUB_BLOCKS: tuple[str, ...] = ("time_mix", "channel_mix")
 SUMMARY_KEYS: tuple[str, ...] = (*SUB_BLOCKS, "block")
 MODES: tuple[str, ...] = ("dense", "sparse")
+
+
+@cache
+def nmsim_version() -> str:
+    """The installed nmsim's version (recorded in every result)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nmsim")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
 
 
 class _Model(BaseModel):
@@ -89,6 +103,7 @@ class RwkvProvenance(ChipProvenance):
     block: int
     seed: int | None = None
     job: dict[str, Any]
+    nmsim_version: str | None = None  # None: written before nmsim recorded its version
 
 
 Summary = dict[str, dict[str, Figure]]
@@ -119,7 +134,7 @@ class ChainSegment(_Model):
     step: int | None = None  # the handler invocation it belongs to (None: network, idle)
 
 
-class RwkvTokenResult(_Model):
+class RwkvTokenResult(RwkvTokenViews, _Model):
     """``nmsim rwkv-token``: per run (dense, sparse), per sub-block and ``block``, per
     category and ``total``: energy, latency and cycles per token; ratios; breakdown rows;
     the critical path of each sub-block."""
@@ -198,9 +213,36 @@ class SweepRow(_Model):
     max_link_utilisation: float
     stages: dict[str, list[float]]
     wall_s: float
+    nmsim_version: str | None = Field(default_factory=nmsim_version)  # None: older row
+
+
+class EgruSweepResult(EgruSweepViews, _Model):
+    """The points of one ``nmsim.egru_sweep`` call (as requested, in sweep order) and the
+    points that failed (key -> error); saved as ``egru-sweep --out`` writes a sweep."""
+
+    rows: list[SweepRow]
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
+def load_result(path: str | Path, data: Any) -> Any:
+    """The typed result of a file's JSON ``data``, told by the file's name: ``result.json``
+    (rwkv-token), ``sweep.json`` (egru-sweep), ``rwkv.json`` or ``egru.json`` (validate)."""
+    name = Path(path).name
+    if name == "sweep.json":
+        return EgruSweepResult(rows=[{"nmsim_version": None, **r} for r in data])
+    if name == "rwkv.json":
+        from simulator.validation.knunyants2025 import RwkvValidation
+
+        return RwkvValidation.model_validate(data)
+    if name == "egru.json":
+        from simulator.validation.nazeer2024 import NazeerValidation
+
+        return NazeerValidation.model_validate(data)
+    return RwkvTokenResult.model_validate(data)
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "rwkv-token-result": RwkvTokenResult,
     "egru-sweep-row": SweepRow,
+    "egru-sweep-result": EgruSweepResult,
 }

@@ -1,23 +1,33 @@
 """A generic sweep runner: points in parallel, each finished point written at once, resumable.
 
 Any job whose points are hashable specs with a ``key()`` (a string naming every input that
-decides the result) can use :func:`run_sweep`, as desmod runs its simulations over a factor
-grid. Points run in this process, in local worker processes, or on a Dask ``distributed``
-cluster; a point that raises, or a worker that dies, is reported and not written, and every
-finished point stays in ``out`` so an interrupted sweep resumes where it stopped.
+decides the result, file contents included) can use :func:`run_sweep`, as desmod runs its
+simulations over a factor grid. Points run in this process, in local worker processes, or on a
+Dask ``distributed`` cluster; a point that raises, or a worker that dies, is reported and not
+written, and every finished point stays in ``out`` so an interrupted sweep resumes where it
+stopped. ``out`` is locked while a sweep writes to it (a second sweep fails at once); its files
+are written atomically; a torn ``sweep.json`` is recovered from its intact rows; Ctrl-C or
+SIGTERM stops the workers at once, and workers exit if the sweep's process dies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Hashable, Sequence
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
+
+from simulator.errors import UserError
+from simulator.outputs import ensure_dir, write_atomic
 
 
 class Point(Hashable, Protocol):
@@ -33,38 +43,108 @@ class SweepResult:
 
 
 FILES = ("sweep.csv", "sweep.parquet", "sweep.json")
+LOCK = ".lock"
 
 
 def read_rows(out: Path) -> list[dict]:
-    path = out / "sweep.json"
+    """The rows of ``out/sweep.json``; a torn or corrupt file gives the rows that are intact
+    (a warning on stderr says how many), never a traceback."""
+    path = Path(out) / "sweep.json"
     if not path.exists():
         return []
-    return json.loads(path.read_text())
+    text = path.read_text("utf-8", errors="replace")
+    try:
+        rows = json.loads(text)
+    except ValueError:
+        rows = None
+    if isinstance(rows, list) and all(isinstance(r, dict) and "key" in r for r in rows):
+        return rows
+    rows = _intact_rows(text)
+    print(f"warning: {path} is cut off or corrupt; recovered {len(rows)} intact row"
+          f"{'' if len(rows) == 1 else 's'}, the other points will be computed again",
+          file=sys.stderr)
+    return rows
+
+
+def _intact_rows(text: str) -> list[dict]:
+    """Every complete row object of a JSON list, from its start up to where it breaks."""
+    decoder, rows = json.JSONDecoder(), []
+    i = text.find("[") + 1
+    while 0 < i < len(text):
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        try:
+            row, i = decoder.raw_decode(text, i)
+        except ValueError:
+            break
+        if not (isinstance(row, dict) and isinstance(row.get("key"), str)):
+            break
+        rows.append(row)
+    return rows
 
 
 def write_rows(out: Path, rows: list[dict], order: Callable[[dict], Any]) -> None:
     """sweep.json (full rows), sweep.csv and sweep.parquet (nested columns as JSON text);
-    each written to a temporary name first, so a kill never leaves a torn file."""
+    each written atomically (:mod:`simulator.outputs`), so a kill never leaves a torn file."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)
     rows = sorted(rows, key=order)
-    _atomic(out / "sweep.json", lambda p: p.write_text(json.dumps(rows, indent=1)))
+    write_atomic(out / "sweep.json", json.dumps(rows, indent=1))
     flat = [{k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in r.items()}
             for r in rows]
     columns = list(dict.fromkeys(k for r in flat for k in r))
     table = pa.Table.from_pylist(flat, schema=None) if flat else pa.table({})
     table = table.select([c for c in columns if c in table.column_names])
-    _atomic(out / "sweep.csv", lambda p: pacsv.write_csv(table, p))
-    _atomic(out / "sweep.parquet", lambda p: pq.write_table(table, p))
+    write_atomic(out / "sweep.csv", lambda f: pacsv.write_csv(table, f))
+    write_atomic(out / "sweep.parquet", lambda f: pq.write_table(table, f))
 
 
-def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+class SweepLocked(UserError):
+    """Another sweep is writing to the same output directory."""
+
+
+@contextlib.contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold ``out/.lock`` (``fcntl.flock``, not waiting) while a sweep writes to ``out``: a
+    second sweep on the same directory fails at once, naming it and the holder's PID, instead
+    of the two overwriting each other's rows. The kernel drops the lock if the holder dies."""
+    import fcntl
+
+    ensure_dir(out)
+    path = out / LOCK
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise SweepLocked(f"{out}: cannot create the sweep lock {path}: "
+                              f"{e.strerror or e}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise SweepLocked(
+                f"{out}: another sweep{f' (PID {holder})' if holder else ''} is writing to "
+                "this directory; wait for it to finish or use another output directory"
+            ) from None
+        try:  # the holder before us may have removed the file between our open and lock
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
 
 
 def run_sweep(
@@ -77,19 +157,38 @@ def run_sweep(
     workers: int | None = None,
     progress: bool = True,
     desc: str = "sweep",
+    force: bool = False,
 ) -> SweepResult:
     """Run ``point_fn`` on every point not already in ``out``; write each finished point at
-    once (rows sorted by ``order``; each row carries ``key``).
+    once (rows sorted by ``order``; each row carries ``key``). ``out`` is locked for the
+    duration (:func:`locked`); the result's ``rows`` are those of ``specs`` only (``out`` may
+    hold other points, which are kept). ``force`` recomputes points already in ``out``.
 
     ``client``: a ``distributed.Client`` (Dask); otherwise ``workers`` local processes
-    (default: the CPU count; 0 runs the points in this process)."""
+    (default: the CPU count; 0 runs the points in this process). Ctrl-C (or SIGTERM under
+    :func:`interruptible`) stops the workers at once; every finished point stays written."""
+    out_dir = Path(out) if out is not None else None
+    with locked(out_dir) if out_dir else contextlib.nullcontext():
+        return _run_sweep(specs, point_fn, out_dir, order, client, workers, progress, desc,
+                          force)
+
+
+def _run_sweep(specs, point_fn, out_dir, order, client, workers, progress, desc,
+               force) -> SweepResult:
     from tqdm import tqdm
 
-    out_dir = Path(out) if out is not None else None
+    wanted = list(dict.fromkeys(specs))
+    keys = [s.key() for s in wanted]
+    if out_dir:  # a sweep killed mid-write (SIGKILL) may have left a temporary; ours now
+        for stale in out_dir.glob(".sweep.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
     rows = read_rows(out_dir) if out_dir else []
+    if force:
+        rows = [r for r in rows if r["key"] not in set(keys)]
     have = {r["key"] for r in rows}
-    todo = [s for s in dict.fromkeys(specs) if s.key() not in have]
-    result = SweepResult(rows, [], [s.key() for s in specs if s.key() in have], {})
+    todo = [s for s, k in zip(wanted, keys, strict=True) if k not in have]
+    result = SweepResult([], [], [k for k in keys if k in have], {})
     bar = tqdm(total=len(todo), disable=not progress, file=sys.stderr, desc=desc, unit="point")
 
     def finished(spec: Point, row: dict | None, error: BaseException | None) -> None:
@@ -117,13 +216,63 @@ def run_sweep(
             _run_local(todo, workers, point_fn, finished)
     finally:
         bar.close()
-    result.rows = sorted(rows, key=order)
+    mine = set(keys)
+    result.rows = sorted((r for r in rows if r["key"] in mine), key=order)
     return result
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: ``signum`` says which (exit status 128 + signum)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM raises :class:`Interrupted` like Ctrl-C does, so that a sweep stops its workers
+    and keeps its finished points either way (main thread only; a no-op elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _worker_init(parent: int) -> None:
+    """In each local worker: Ctrl-C is the parent's to handle (it stops the workers), and a
+    worker whose parent dies (even by SIGKILL) exits instead of lingering."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="nmsim-parent-watch").start()
 
 
 def _run_local(todo, workers, point_fn, finished) -> None:
     n = min(len(todo), workers or os.cpu_count() or 1)
-    with ProcessPoolExecutor(n, mp_context=get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    try:
         pending = {pool.submit(point_fn, s): s for s in todo}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -131,17 +280,41 @@ def _run_local(todo, workers, point_fn, finished) -> None:
                 spec = pending.pop(fut)
                 error = fut.exception()
                 finished(spec, None if error else fut.result(), error)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now (a point in progress is lost; finished ones are written)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(3)
+            if p.is_alive():
+                p.kill()
+                p.join(1)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_dask(client, todo, point_fn, finished) -> None:
     from distributed import as_completed
 
     futures = {client.submit(point_fn, s, pure=False): s for s in todo}
-    for fut in as_completed(list(futures)):
-        spec = futures[fut]
-        try:
-            row = fut.result()
-        except Exception as e:
-            finished(spec, None, e)
-        else:
-            finished(spec, row, None)
+    try:
+        for fut in as_completed(list(futures)):
+            spec = futures[fut]
+            try:
+                row = fut.result()
+            except Exception as e:
+                finished(spec, None, e)
+            else:
+                finished(spec, row, None)
+    except BaseException:  # interrupted: the cluster must not go on with the other points
+        with contextlib.suppress(Exception):
+            client.cancel(list(futures), force=True)
+        raise

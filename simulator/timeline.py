@@ -68,9 +68,9 @@ class Timeline:
         }
 
     def write(self, path: str | Path, clock_hz: float, process_name: str = "nmsim") -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_trace_events(clock_hz, process_name)))
-        return path
+        from simulator.outputs import write_atomic
+
+        return write_atomic(Path(path), json.dumps(self.to_trace_events(clock_hz, process_name)))
 
 
 def _plain(cycle: float) -> int | float:

@@ -92,7 +92,7 @@ def make_result() -> dict:
         "assumed_parameters": ["core.clock"], "clock_hz": 100_000_000,
         "trace_kind": "synthetic", "model": "RWKV-4 test", "profile": "test",
         "dense_trace": "dense test trace", "sparse_trace": "sparse test trace", "tokens": 1,
-        "block": 0, "seed": 0, "job": {"strategy": "rows"},
+        "block": 0, "seed": 0, "job": {"strategy": "rows"}, "nmsim_version": "0.1.0",
     }
     return result
 

@@ -180,3 +180,18 @@ def test_help_imports_only_what_it_shows(tmp_path: Path) -> None:
     loaded = {m for m in sys.modules if m.startswith("simulator.commands.")}
     assert loaded == {"simulator.commands.validate"}, loaded
     """, tmp_path)
+
+
+def test_nmsim_api_without_torch(tmp_path: Path) -> None:
+    """``import nmsim`` and a synthetic rwkv-token and EGRU point through it need no torch."""
+    run_without_torch(f"""
+    import nmsim
+
+    assert "torch" not in sys.modules
+    result = nmsim.rwkv_token(nmsim.workload("rwkv", model="169M", tokens=1))
+    assert result.table()[0]["energy_j"] > 0
+    result.save({str(tmp_path / "r")!r})
+    assert nmsim.load({str(tmp_path / "r")!r}) == result
+    sweep = nmsim.egru_sweep(nmsim.workload("egru", steps=2), pes=[60])
+    assert sweep.rows[0].pes == 60
+    """, tmp_path)

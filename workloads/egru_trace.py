@@ -231,7 +231,10 @@ def real_egru_trace(
         source = "held-out last 10% of the shipped corpus (models.text.split_corpus)"
     if len(text) < n_steps:
         raise ValueError(f"need {n_steps} characters of text, got {len(text)}")
-    tokens = encode_chars(text[:n_steps], vocab)
+    try:
+        tokens = encode_chars(text[:n_steps], vocab)
+    except ValueError as e:
+        raise ValueError(f"input text ({source}): {e} of the model ({desc})") from None
     return egru_trace_from_model(model, tokens, description=desc, progress=progress,
                                  extra={"checkpoint": name, "text": source},
                                  carry=carry, call_steps=call_steps)
@@ -247,11 +250,22 @@ def _tiny_measured() -> list[float]:
 def load_activity_file(path: str | Path) -> list[float]:
     """Per-layer activity from JSON: ``{"activity": {"layer0": a0, ...}}`` (also under
     ``"eval"``, as the tiny model's metrics file has it)."""
-    doc = json.loads(Path(path).read_text("utf-8"))
-    act = doc.get("activity") or doc.get("eval", {}).get("activity")
+    try:
+        doc = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a readable activity file: {e}") from None
+    act = None
+    if isinstance(doc, Mapping):
+        act = doc.get("activity") or (doc.get("eval") or {}).get("activity")
     if not isinstance(act, Mapping) or not act:
         raise ValueError(f"{path}: no 'activity' mapping (layer0, layer1, ...) found")
-    return [float(act[f"layer{i}"]) for i in range(len(act))]
+    try:
+        return [float(act[f"layer{i}"]) for i in range(len(act))]
+    except KeyError as e:
+        raise ValueError(f"{path}: field 'activity' needs layer0 .. layer{len(act) - 1}; "
+                         f"{e.args[0]} is missing") from None
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: field 'activity': not a number: {e}") from None
 
 
 def resolve_activity(

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from models.shipped import RWKV_TINY_THRESHOLDS, artifact_path
-from models.text import load_corpus, split_corpus
+from models.text import load_corpus, read_text_file, split_corpus
 from workloads.rwkv_synthetic import RWKV4_SIZES, synthetic_rwkv_trace
-from workloads.trace import SiteEvents, Trace, TraceMeta
+from workloads.trace import SiteEvents, Trace, TraceError, TraceMeta
 
 DEFAULT_SIZE = "3B"
 #: tokens simulated by default: synthetic tokens are alike, real ones vary more
@@ -44,6 +44,10 @@ def load_traces(
             raise ValueError("give --model or --trace, not both")
         sparse = Trace.load(trace)
         dense = Trace.load(dense_trace) if dense_trace else every_input_nonzero(sparse)
+        for arg, path, t in (("--trace", trace, sparse), ("--dense-trace", dense_trace, dense)):
+            if t.meta.kind != "rwkv":
+                raise TraceError(f"{arg} {path}: a {t.meta.kind} trace; rwkv-token needs an "
+                                 "RWKV trace (nmsim trace rwkv)")
         return dense, sparse
     if dense_trace is not None:
         raise ValueError("--dense-trace goes with --trace")
@@ -56,7 +60,7 @@ def load_traces(
                      for mode in ("dense", "sparse"))
     n = tokens or DEFAULT_TOKENS["real"]
     blocks = [DEFAULT_REAL_BLOCK if block is None else block]
-    text = Path(text_file).read_text("utf-8") if text_file else None
+    text = read_text_file(text_file) if text_file else None
     if model == "tiny":
         checkpoint, th = None, artifact_path(RWKV_TINY_THRESHOLDS)
     else:
@@ -67,6 +71,9 @@ def load_traces(
             raise ValueError("--model PATH needs --thresholds (from `nmsim sparsify rwkv`) and "
                              "--tokenizer")
         checkpoint, th = model, thresholds
+        from models.sparsify import load_thresholds  # torch: a real model runs
+
+        load_thresholds(th)  # a broken file fails before the dense run, not after it
         if text is None:  # the shipped public-domain text, its held-out part
             text = split_corpus(load_corpus())[1]
     return _real_traces(checkpoint, th, text=text, tokenizer=tokenizer, n_tokens=n,

@@ -4,12 +4,9 @@ Real inference at 3B size is out of reach here (no published weights are availab
 the simulator only needs *where* the non-zeros are, per token and site. A profile gives the
 activation sparsity of each of the seven sites; this module draws events that follow it.
 
-- Count rule: every token of every site has exactly ``round((1 - s) * size)`` non-zeros (exact,
-  not in expectation), so op counts of the trace reproduce the profile up to that rounding.
-- Indices: a uniformly random subset per token (sorted), fixed seed.
-- Values: what survives a HardShrink of a unit Gaussian at the kept fraction q: magnitude from
-  the normal tail beyond ``Phi^-1(1 - q/2)``, random sign. The CM value input (a squared ReLU)
-  is non-negative: ``z**2`` with ``z`` from the tail beyond ``Phi^-1(1 - q)``.
+Events follow ``workloads.synthetic_events``: exactly ``round((1 - s) * size)`` non-zeros per
+token and site at random indices, values from a HardShrink of a unit Gaussian; the CM value
+input (a squared ReLU) is non-negative.
 
 Every synthetic trace is marked ``synthetic=True`` and names its profile; ``Trace.label`` (which
 every report prints) says so.
@@ -26,7 +23,8 @@ import numpy as np
 from models.rwkv_config import RWKVConfig
 from models.rwkv_sites import SITE_SUFFIXES
 from workloads.rwkv_sites import rwkv_site_specs
-from workloads.trace import SiteEvents, Trace, TraceMeta
+from workloads.synthetic_events import synthetic_site_events
+from workloads.trace import Trace, TraceMeta
 
 #: Published RWKV-4 sizes (Peng et al. 2023; vocabulary 50277, FFN = 4C).
 RWKV4_SIZES: dict[str, RWKVConfig] = {
@@ -85,8 +83,9 @@ def save_profile(path: str | Path, name: str, profile: Mapping[str, float], sour
     path = Path(path)
     doc = {"format": PROFILE_FORMAT, "name": name, "source": source,
            "sparsity": check_profile(profile)}
-    path.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
-    return path
+    from simulator.outputs import write_atomic
+
+    return write_atomic(path, json.dumps(doc, indent=1) + "\n")
 
 
 def load_profile(path: str | Path) -> tuple[str, dict[str, float]]:
@@ -94,11 +93,18 @@ def load_profile(path: str | Path) -> tuple[str, dict[str, float]]:
     path = Path(path)
     try:
         doc = json.loads(path.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a readable profile file: {e}") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a readable profile file: {e}") from None
     if not isinstance(doc, dict) or doc.get("format") != PROFILE_FORMAT:
-        raise ValueError(f"{path}: not an {PROFILE_FORMAT} file")
-    return str(doc["name"]), check_profile(doc["sparsity"])
+        raise ValueError(f"{path}: not an {PROFILE_FORMAT} file (field 'format')")
+    missing = [k for k in ("name", "sparsity") if k not in doc]
+    if missing or not isinstance(doc["sparsity"], Mapping):
+        raise ValueError(f"{path}: profile file needs a 'name' and a 'sparsity' mapping"
+                         + (f" (missing {missing})" if missing else ""))
+    try:
+        return str(doc["name"]), check_profile(doc["sparsity"])
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{path}: field 'sparsity': {e}") from None
 
 
 def resolve_profile(
@@ -113,21 +119,6 @@ def resolve_profile(
         file_name, prof = load_profile(profile)
         return name or file_name, prof
     raise ValueError(f"unknown profile {profile!r}: use one of {sorted(PROFILES)} or a file")
-
-
-def _values(
-    rng: np.random.Generator, suffix: str, kept: float, shape: tuple[int, int]
-) -> np.ndarray:
-    """Gaussian tail samples by inverse CDF: P(Z > z) = u * tail mass, u uniform in (0, 1]."""
-    from scipy.special import ndtri  # scipy only when a trace is drawn
-
-    u = 1.0 - rng.random(shape)
-    if suffix == "ffn.value":  # squared ReLU: relu(z)^2 > 0 for the top `kept` of z
-        mag = np.square(-ndtri(u * kept))
-    else:  # HardShrink of a Gaussian: |x| beyond the two-sided quantile, random sign
-        mag = -ndtri(u * kept / 2) * rng.choice(np.array([-1.0, 1.0]), size=shape)
-    tiny = np.finfo(np.float32).tiny
-    return np.where(np.abs(mag) < tiny, np.copysign(tiny, mag), mag).astype(np.float32)
 
 
 def synthetic_rwkv_trace(
@@ -153,19 +144,8 @@ def synthetic_rwkv_trace(
     events = {}
     for spec in specs:
         suffix = spec.name.split(".", 2)[2]
-        kept = 1.0 - prof[suffix]
-        k = int(round(kept * spec.size))
-        if k == spec.size:
-            idx = np.broadcast_to(np.arange(spec.size, dtype=np.int32), (n_tokens, k))
-        else:
-            idx = np.sort(np.argpartition(rng.random((n_tokens, spec.size)), k, axis=1)[:, :k],
-                          axis=1).astype(np.int32)
-        val = _values(rng, suffix, kept, (n_tokens, k))
-        events[spec.name] = SiteEvents(
-            ptr=np.arange(n_tokens + 1, dtype=np.int64) * k,
-            indices=np.ascontiguousarray(idx).reshape(-1),
-            values=val.reshape(-1),
-        )
+        kind = "squared_relu" if suffix == "ffn.value" else "two_sided"  # CM value: relu(x)^2
+        events[spec.name] = synthetic_site_events(rng, spec.size, prof[suffix], n_tokens, kind)
     meta = TraceMeta(
         kind="rwkv",
         synthetic=True,

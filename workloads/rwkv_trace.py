@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from models.rwkv import RWKV4, load_rwkv4, load_tiny_rwkv
 from models.rwkv_sites import site_names
-from models.sparsify import Thresholds, ThresholdsFile, load_thresholds
+from models.sparsify import Thresholds, ThresholdsFile, check_thresholds_file, load_thresholds
 from models.text import load_corpus, split_corpus
 from workloads.rwkv_sites import GROUPS, rwkv_site_specs
 from workloads.rwkv_summary import measured_profile, profile_table, summarize
@@ -49,15 +49,19 @@ class _Recorder:
 
 
 def _resolve_thresholds(
-    thresholds: str | Path | ThresholdsFile | Thresholds | None,
+    thresholds: str | Path | ThresholdsFile | Thresholds | None, model: RWKV4,
 ) -> tuple[Thresholds | None, str | None]:
+    """The thresholds and the file they came from; a file must match the model's size."""
     if thresholds is None:
         return None, None
     if isinstance(thresholds, Thresholds):
         return thresholds, None
     if isinstance(thresholds, ThresholdsFile):
+        check_thresholds_file(thresholds, model)
         return thresholds.to_thresholds(), None
-    return load_thresholds(thresholds).to_thresholds(), str(thresholds)
+    tf = load_thresholds(thresholds)
+    check_thresholds_file(tf, model, f"--thresholds {thresholds}")
+    return tf.to_thresholds(), str(thresholds)
 
 
 def rwkv_trace_from_model(
@@ -108,13 +112,14 @@ def rwkv_trace_from_model(
         raise ValueError(f"need {skip + n_tokens} tokens, got {len(tokens)}")
     if any(not 0 <= t < cfg.vocab_size for t in tokens):
         raise ValueError(f"token ids must lie in [0, {cfg.vocab_size})")
-    th, th_file = _resolve_thresholds(thresholds)
+    th, th_file = _resolve_thresholds(thresholds, model)
     if th is not None:
         th.check(model)
     sparsified = th is not None and th.enabled and bool(th.values)
     blocks = list(range(cfg.n_layer)) if blocks is None else list(blocks)
     if any(not 0 <= b < cfg.n_layer for b in blocks):
-        raise ValueError(f"blocks must lie in [0, {cfg.n_layer})")
+        raise ValueError(f"blocks {blocks}: must lie in [0, {cfg.n_layer}) (the model has "
+                         f"{cfg.n_layer} blocks)")
     rec = _Recorder(th, site_names(cfg.n_layer, blocks))
     state = None
     for i, t in enumerate(tqdm(tokens, desc="trace", unit="token", disable=not progress)):

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from simulator.errors import UserError
+
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
@@ -30,7 +32,7 @@ FORMAT_NAME = "nmsim-trace"
 FORMAT_VERSION = 1
 
 
-class TraceError(ValueError):
+class TraceError(UserError, ValueError):
     """A trace file or object is malformed; the message names the file and the problem."""
 
 
@@ -58,7 +60,7 @@ class TraceMeta(BaseModel):
 
     format: Literal["nmsim-trace"] = FORMAT_NAME
     version: int = FORMAT_VERSION
-    kind: Literal["rwkv", "egru"]
+    kind: Literal["rwkv", "egru", "opt"]
     synthetic: bool
     profile: str | None = Field(
         default=None, description="sparsity/activity profile name (required when synthetic)"
@@ -149,7 +151,13 @@ class Trace:
         for s in m.sites:
             ev = self.events[s.name]
             where = f"{source}: site {s.name!r}"
-            if ev.ptr.ndim != 1 or len(ev.ptr) != m.n_steps + 1:
+            for what, arr, kinds in (("ptr", ev.ptr, "iu"), ("indices", ev.indices, "iu"),
+                                     ("values", ev.values, "biuf")):
+                if np.ndim(arr) != 1 or np.asarray(arr).dtype.kind not in kinds:
+                    raise TraceError(f"{where}: {what} must be a 1-d array of "
+                                     f"{'integers' if kinds == 'iu' else 'real numbers'}, "
+                                     f"got {np.ndim(arr)}-d {np.asarray(arr).dtype}")
+            if len(ev.ptr) != m.n_steps + 1:
                 raise TraceError(f"{where}: ptr has length {len(ev.ptr)}, expected {m.n_steps + 1}")
             if len(ev.ptr) and (ev.ptr[0] != 0 or np.any(np.diff(ev.ptr) < 0)):
                 raise TraceError(f"{where}: ptr must start at 0 and never decrease")
@@ -160,8 +168,12 @@ class Trace:
                 )
             if len(ev.indices) and (ev.indices.min() < 0 or ev.indices.max() >= s.size):
                 raise TraceError(f"{where}: event index out of range [0, {s.size})")
-            if not np.issubdtype(ev.indices.dtype, np.integer):
-                raise TraceError(f"{where}: indices must be integers, got {ev.indices.dtype}")
+            bad = np.flatnonzero(~np.isfinite(ev.values))
+            if len(bad):
+                step = int(np.searchsorted(ev.ptr, bad[0], side="right")) - 1
+                raise TraceError(f"{where}: event value {ev.values[bad[0]]} at step {step} "
+                                 f"({len(bad)} non-finite values in all); every event value "
+                                 "must be finite")
             if s.matrix is not None:
                 if s.matrix not in self.matrices:
                     raise TraceError(f"{where}: matrix {s.matrix!r} not in trace")
@@ -188,9 +200,9 @@ class Trace:
             arrays[f"matrices/{name}/indices"] = m.indices.astype(np.int32)
             arrays[f"matrices/{name}/indptr"] = m.indptr.astype(np.int64)
             arrays[f"matrices/{name}/shape"] = np.array(m.shape, dtype=np.int64)
-        with path.open("wb") as f:
-            np.savez_compressed(f, **arrays)
-        return path
+        from simulator.outputs import write_atomic
+
+        return write_atomic(path, lambda f: np.savez_compressed(f, **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> Trace:
@@ -198,19 +210,30 @@ class Trace:
         src = str(path)
         if not path.exists():
             raise TraceError(f"{src}: no such trace file")
+        if path.is_dir():
+            raise TraceError(f"{src}: is a directory, not a trace file (.npz)")
+        if not zipfile.is_zipfile(path):
+            raise TraceError(f"{src}: not a readable trace file (corrupted or truncated): not an "
+                             ".npz archive (no zip directory)")
         try:
-            with np.load(path, allow_pickle=False) as z:
+            z = np.load(path, allow_pickle=False)
+            if not hasattr(z, "files"):
+                raise ValueError("a single array, not an .npz archive")
+            with z:
                 arrays = {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        except Exception as e:  # only the file's bytes can fail here: a damaged file
+            # (BadZipFile, zlib.error, EOFError, a header numpy cannot parse: TokenError, ...)
             raise TraceError(
-                f"{src}: not a readable trace file (corrupted or truncated): {e}"
-            ) from e
+                f"{src}: not a readable trace file (corrupted or truncated): {str(e)[:160]}"
+            ) from None
         if "meta" not in arrays:
             raise TraceError(f"{src}: no 'meta' entry; not an nmsim trace")
         try:
             raw = json.loads(str(arrays["meta"]))
         except json.JSONDecodeError as e:
-            raise TraceError(f"{src}: meta is not valid JSON: {e}") from e
+            raise TraceError(f"{src}: meta is not valid JSON: {e}") from None
+        if not isinstance(raw, dict):
+            raise TraceError(f"{src}: meta is {type(raw).__name__}, expected a JSON object")
         if raw.get("format") != FORMAT_NAME:
             raise TraceError(f"{src}: format is {raw.get('format')!r}, expected {FORMAT_NAME!r}")
         if raw.get("version") != FORMAT_VERSION:
@@ -221,7 +244,9 @@ class Trace:
         try:
             meta = TraceMeta.model_validate(raw)
         except ValidationError as e:
-            raise TraceError(f"{src}: invalid meta: {e}") from e
+            problems = "; ".join(f"field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
+                                 for err in e.errors())
+            raise TraceError(f"{src}: invalid meta: {problems}") from None
 
         def need(key: str) -> np.ndarray:
             if key not in arrays:
@@ -243,8 +268,8 @@ class Trace:
         if matrix_names:
             import scipy.sparse as sp  # only traces with weight matrices need scipy
         for name in matrix_names:
-            shape = tuple(int(v) for v in need(f"matrices/{name}/shape"))
             try:
+                shape = tuple(int(v) for v in need(f"matrices/{name}/shape"))
                 matrices[name] = sp.csr_array(
                     (
                         need(f"matrices/{name}/data"),
@@ -253,8 +278,11 @@ class Trace:
                     ),
                     shape=shape,
                 )
-            except ValueError as e:
-                raise TraceError(f"{src}: matrix {name!r} is not valid CSR: {e}") from e
+            except (ValueError, TypeError) as e:
+                raise TraceError(f"{src}: matrix {name!r} is not valid CSR: {e}") from None
+            if not np.all(np.isfinite(matrices[name].data)):
+                raise TraceError(f"{src}: matrix {name!r} has NaN or infinite weights; "
+                                 "every weight must be finite")
         trace = cls.__new__(cls)
         trace.meta, trace.events, trace.matrices = meta, events, matrices
         trace.validate(src)

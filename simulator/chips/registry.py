@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from calibration.schema import CalibrationError, assumptions, cited_values
+from simulator.errors import UserError
 
 if TYPE_CHECKING:
     from simulator.chips.system import System
@@ -45,7 +46,7 @@ OVERRIDE = "override:"
 Builder = Callable[..., "System"]
 
 
-class ChipError(ValueError):
+class ChipError(UserError, ValueError):
     """A chip name, description file, override or option is wrong (the message says where)."""
 
 
@@ -218,6 +219,9 @@ def _read(path: Path) -> bytes:
 
 def _problems(e: ValidationError) -> str:
     return "; ".join(f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}"
+                     + (f" (got {err['input']!r})"
+                        if isinstance(err.get("input"), int | float | str)
+                        and "got" not in err["msg"] else "")
                      for err in e.errors())
 
 
@@ -227,21 +231,52 @@ def apply_override(raw: dict, item: str, path: Path | str = "") -> None:
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         raise ChipError(f"--set {item!r}: expected dotted.path=value")
-    parts = key.strip().split(".")
-    node: Any = raw
-    for i, part in enumerate(parts):
-        where = ".".join(parts[: i + 1])
-        if not isinstance(node, dict) or part not in node:
-            raise ChipError(f"--set {item!r}: {path} has no field '{where}'")
-        if i == len(parts) - 1:
-            break
-        node = node[part]
-    value = yaml.safe_load(text) if text.strip() else text
-    target = node[parts[-1]]
+    node, last = _field_of(raw, key.strip().split("."), item, path)
+    try:
+        value = yaml.safe_load(text) if text.strip() else text
+    except yaml.YAMLError:
+        raise ChipError(f"--set {item!r}: cannot read the value {text!r}") from None
+    target = node[last]
     if isinstance(target, dict) and "value" in target:
-        node[parts[-1]] = {**target, "value": value, "source": f"{OVERRIDE} --set {item}"}
+        node[last] = {**target, "value": value, "source": f"{OVERRIDE} --set {item}"}
     else:
-        node[parts[-1]] = value
+        node[last] = value
+
+
+def _field_of(raw: dict, parts: list[str], item: str, path: Path | str) -> tuple[dict, str]:
+    """The mapping holding the field ``parts`` names, and its key there. A key may itself hold
+    dots (``operating_points.0.8V.clock``): the longest key present is taken first."""
+    node: Any = raw
+    i, where = 0, ""
+    while True:
+        if not isinstance(node, dict):
+            raise ChipError(f"--set {item!r}: {path} has no field '{where}'")
+        for j in range(len(parts), i, -1):
+            part = ".".join(parts[i:j])
+            if part in node:
+                break
+        else:
+            where = ".".join(parts[: i + 1])
+            hint = _paths_ending(raw, parts[-1])
+            raise ChipError(f"--set {item!r}: {path} has no field '{where}'"
+                            + (f"; did you mean {', '.join(hint[:6])}?" if hint else ""))
+        where = ".".join(parts[:j])
+        if j == len(parts):
+            return node, part
+        node, i = node[part], j
+
+
+def _paths_ending(raw: Any, name: str, prefix: str = "") -> list[str]:
+    """Dotted paths of every field called ``name`` (for a hint when --set misses one)."""
+    if not isinstance(raw, dict):
+        return []
+    out = []
+    for k, v in raw.items():
+        here = f"{prefix}{k}"
+        if str(k) == name:
+            out.append(here)
+        out.extend(_paths_ending(v, name, here + "."))
+    return out
 
 
 def default_config(name: str) -> BaseModel:

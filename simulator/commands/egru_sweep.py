@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 from functools import partial
 from pathlib import Path
 
+from simulator.argtypes import (
+    MAX_PES,
+    MAX_POINTS,
+    ArgumentUserError,
+    check_sweep_size,
+    parse_pes,
+)
 from simulator.chips.registry import ChipError
 from simulator.commands.chip_options import add_chip_options, chip_from_args, parse_options
 from simulator.commands.timeline_options import add_timeline_options, make_timeline
+from simulator.errors import UserError
 from simulator.jobs.egru_sweep import (
     DEFAULT_CHIP,
     DEFAULT_PES,
@@ -23,8 +33,11 @@ from simulator.jobs.egru_sweep import (
     run_point,
     run_sweep,
 )
+from simulator.outputs import check_output_dir, check_output_file
+from simulator.sweep import interruptible, read_rows
 from simulator.timeline import Timeline
 from workloads.egru_partition import LAYER_SPLITS, STRATEGIES
+from workloads.trace import Trace
 
 #: keys of each point printed by ``--json`` (the full rows are in ``--out``'s sweep.json)
 JSON_KEYS = ("pes", "fits", "max_pe_bytes", "overflow_bytes", "latency_s", "energy_j", "stages",
@@ -39,10 +52,14 @@ def register(cli) -> None:
     p.add_argument("--pes", type=parse_pes, default=DEFAULT_PES, metavar="LIST",
                    help="N values: a list and/or ranges START:STOP:STEP (STOP included), e.g. "
                         "'60,90,120:300:60' (default: " + ",".join(map(str, DEFAULT_PES)) + ")")
-    p.add_argument("--model", default="paper",
+    p.add_argument("--model", default=None,
                    help=f"{' or '.join(MODELS)} or an EGRU checkpoint path (default: paper: "
                         "synthetic 1350/1350/750, 95%% pruned)")
-    p.add_argument("--trace", metavar="FILE.npz", help="a saved EGRU trace instead of --model")
+    p.add_argument("--trace", metavar="FILE.npz", help="a saved EGRU trace instead of --model "
+                   "(not both)")
+    p.add_argument("--yes", action="store_true", help=f"run a sweep larger than "
+                   f"{MAX_POINTS:,} points or {MAX_PES:,} cores a point (refused otherwise, "
+                   "with its size stated)")
     p.add_argument("--strategy", type=parse_strategies, default=list(STRATEGIES),
                    metavar="LIST", help="neuron partitioning inside a layer, comma-separated: "
                    f"{', '.join(STRATEGIES)} (default: both, compared)")
@@ -55,8 +72,9 @@ def register(cli) -> None:
     p.add_argument("--out", type=Path, metavar="DIR", help="write sweep.csv, sweep.parquet and "
                    "sweep.json, one row per point as it finishes; finished points are skipped")
     p.add_argument("--json", action="store_true", help="print the points as a JSON list")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run the points on this Dask distributed scheduler")
+    p.add_argument("--scheduler", metavar="ADDRESS|local",
+                   help="run the points on this Dask distributed scheduler (tcp://HOST:8786), "
+                        "or 'local': start a LocalCluster of 2 worker processes for the run")
     p.add_argument("--workers", type=_non_negative, metavar="N",
                    help="local worker processes (default: CPU count; 0: in this process)")
     add_timeline_options(p, "the first point")
@@ -77,62 +95,70 @@ def _positive(text: str) -> int:
     return value
 
 
-def parse_pes(text: str) -> list[int]:
-    """'60,90,120:300:60' -> [60, 90, 120, 180, 240, 300]."""
-    out: list[int] = []
-    try:
-        for item in filter(None, (s.strip() for s in text.split(","))):
-            if ":" in item:
-                start, stop, *step = (int(v) for v in item.split(":"))
-                if len(step) > 1:
-                    raise ValueError(item)
-                out.extend(range(start, stop + 1, step[0] if step else 1))
-            else:
-                out.append(int(item))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--pes: cannot read {text!r}; give numbers and ranges START:STOP:STEP") from None
-    if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError(f"--pes: need positive PE counts, got {text!r}")
-    return list(dict.fromkeys(out))
+def check_inputs(args: argparse.Namespace) -> None:
+    """``--model`` xor ``--trace``, the trace file or checkpoint readable, and the sweep's
+    size within bounds (or ``--yes``): a :class:`UserError` before any point runs."""
+    if args.trace is not None and args.model is not None:
+        raise UserError(f"give --model or --trace, not both (--model {args.model!r}, --trace "
+                        f"{args.trace!r}): a saved trace brings its own network")
+    check_sweep_size(args.pes, len(args.pes) * len(args.strategy), args.yes)
+    if args.trace is not None:
+        kind = Trace.load(args.trace).meta.kind  # a TraceError names the file and the problem
+        if kind != "egru":
+            raise UserError(f"--trace {args.trace}: a {kind} trace; egru-sweep needs an EGRU "
+                            "trace (nmsim trace egru)")
+    elif args.model not in (None, *MODELS):
+        if not Path(args.model).is_file():
+            raise UserError(f"--model {args.model!r}: not {' or '.join(MODELS)} nor an "
+                            "existing EGRU checkpoint file")
+        from models.egru import load_egru  # torch: a checkpoint is run
+
+        load_egru(args.model)  # an EgruCheckpointError names the file and the key
 
 
 def parse_strategies(text: str) -> list[str]:
     names = [s.strip() for s in text.split(",") if s.strip()]
     bad = [s for s in names if s not in STRATEGIES]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"--strategy: unknown {bad}; choose from {STRATEGIES}")
+        raise ArgumentUserError(f"unknown {bad or text!r}; choose from {', '.join(STRATEGIES)}, "
+                                "comma-separated")
     return names
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")  # before any work: a bad --out fails now
+    check_output_file(args.timeline, "--timeline")
     try:
         chip = chip_from_args(args)
     except ChipError as e:
         print(f"nmsim egru-sweep: error: {e}", file=sys.stderr)
         return 2
+    check_inputs(args)  # before any work: the model or trace, and the sweep's size
     options = tuple(sorted(parse_options(args.option).items()))
-    specs = points(args.pes, args.strategy, layer_split=args.layer_split, model=args.model,
+    specs = points(args.pes, args.strategy, layer_split=args.layer_split,
+                   model=args.model or "paper",
                    trace=args.trace, steps=args.steps, seed=args.seed, chip=args.chip,
                    chip_set=tuple(args.set_), options=options)
-    client = None
-    if args.scheduler:
-        from distributed import Client
+    client, stack = None, contextlib.ExitStack()
+    if args.scheduler:  # "local": a LocalCluster for this run; a dead address fails in seconds
+        from simulator.dask_client import dask_client
 
-        client = Client(args.scheduler)
-    progress = not args.json
+        client = stack.enter_context(dask_client(args.scheduler))
+    progress = True  # on stderr, with --json too (stdout stays the JSON alone)
     try:
-        timeline = make_timeline(args)
-        first = (_timeline_point(specs[0], chip.cost().clock_hz, timeline, args.timeline,
-                                 args.out, progress)
-                 if timeline is not None else None)
-        # with --out the sweep finds the first point done; without, it must not redo it
-        kept = first if first is not None and args.out is None else None
-        result = run_sweep(specs[1:] if kept else specs, args.out, client=client,
-                           workers=args.workers, progress=progress)
+        with interruptible():
+            timeline = make_timeline(args)
+            first = (_timeline_point(specs[0], chip.cost().clock_hz, timeline, args.timeline,
+                                     args.out, progress)
+                     if timeline is not None else None)
+            # with --out the sweep finds the first point done; without, it must not redo it
+            kept = first if first is not None and args.out is None else None
+            result = run_sweep(specs[1:] if kept else specs, args.out, client=client,
+                               workers=args.workers, progress=progress)
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: workers stopped, finished points kept
+        return _interrupted(e, args.out)
     finally:
-        if client is not None:
-            client.close()
+        stack.close()
     mine = {s.key() for s in specs}
     rows = [r for r in (kept.rows if kept else []) + result.rows if r["key"] in mine]
     failed = {**(kept.failed if kept else {}), **result.failed}
@@ -147,12 +173,22 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _interrupted(e: KeyboardInterrupt, out: Path | None) -> int:
+    signum = getattr(e, "signum", signal.SIGINT)
+    kept = (f"the {len(read_rows(out))} finished points are kept in {out}; run the same "
+            "command to resume" if out else "finished points are not kept without --out")
+    print(f"nmsim egru-sweep: interrupted ({signal.Signals(signum).name}); {kept}",
+          file=sys.stderr)
+    return 128 + signum
+
+
 def _timeline_point(spec: PointSpec, clock: int, timeline: Timeline, path: Path,
                     out: Path | None, progress: bool) -> SweepResult:
     """Run ``spec`` in this process with a timeline and write it (Perfetto JSON). Its row goes
-    to ``out`` like any other point, so the sweep that follows does not run it again."""
+    to ``out`` like any other point, so the sweep that follows does not run it again; it is
+    simulated even if ``out`` has it already (the timeline needs the run)."""
     result = run_sweep([spec], out, workers=0, progress=progress,
-                       point_fn=partial(run_point, timeline=timeline))
+                       point_fn=partial(run_point, timeline=timeline), force=True)
     timeline.write(path, clock, f"egru-sweep N={spec.pes} {spec.strategy}")
     print(f"timeline: {path} ({len(timeline.spans)} spans, {timeline.dropped} dropped)",
           file=sys.stderr)

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from simulator.argtypes import positive_int
+
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not for --help
     from matplotlib.figure import Figure
 
@@ -21,7 +23,7 @@ def register(cli) -> None:
     p.add_argument("--percent", action="store_true", help="each bar as shares of its total")
     p.add_argument("--by", choices=("sub_block", "site"), default="sub_block",
                    help="group the category bars by sub-block (default) or by site (layer)")
-    p.add_argument("--top", type=_positive, default=10, metavar="K",
+    p.add_argument("--top", type=positive_int, default=10, metavar="K",
                    help="operations shown one by one; the rest are summed as 'other'")
     p.set_defaults(func=_breakdown)
 
@@ -35,7 +37,7 @@ def register(cli) -> None:
                 help="per-PE stage profile (cycles per stage) of one point of an egru-sweep")
     p.add_argument("sweep", metavar="SWEEP.json", help="sweep.json of egru-sweep (has stages)")
     _output(p)
-    p.add_argument("--pes", type=int, metavar="N",
+    p.add_argument("--pes", type=positive_int, metavar="N",
                    help="the point to show (default: the feasible N with the lowest latency)")
     p.add_argument("--strategy", help="only this partitioning strategy (default: all at N)")
     p.set_defaults(func=_profile)
@@ -91,8 +93,10 @@ def _profile(args: argparse.Namespace) -> int:
 
 def _write(args: argparse.Namespace, make: Callable[[], Figure]) -> int:
     """Build and save the figure; bad input is a one-line error, not a traceback."""
+    from simulator.outputs import check_output_file
     from simulator.plots import SAVE_FORMATS, PlotInputError, save
 
+    check_output_file(args.output, "--output")  # before reading and drawing
     try:
         if Path(args.output).suffix.lower() not in SAVE_FORMATS:
             raise PlotInputError(f"cannot tell the image format of {args.output}: use one of "

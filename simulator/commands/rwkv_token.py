@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from simulator.argtypes import non_negative_int, positive_int
 from simulator.chips.memory import CoreMemoryError
 from simulator.chips.registry import ChipError
 from simulator.commands.chip_options import add_chip_options, chip_from_args
@@ -20,6 +21,13 @@ from simulator.mappings.rwkv_block import (
     STRATEGIES,
     BlockMapConfig,
     MappingError,
+)
+from simulator.outputs import (
+    atomic_open,
+    check_output_dir,
+    check_output_file,
+    ensure_dir,
+    write_atomic,
 )
 from workloads.trace import TraceError
 
@@ -48,9 +56,9 @@ def register(cli) -> None:
     p.add_argument("--tokenizer", help="char | world | tokenizer.json, for --model PATH")
     p.add_argument("--text-file", type=Path, help="input text for a real model (default: the "
                    "held-out part of the shipped corpus)")
-    p.add_argument("--tokens", type=int, default=None,
+    p.add_argument("--tokens", type=positive_int, default=None,
                    help="tokens simulated and averaged (default: 4 synthetic, 16 real)")
-    p.add_argument("--block", type=int, default=None,
+    p.add_argument("--block", type=non_negative_int, default=None,
                    help="which block of the model (default: 0 synthetic, 1 real)")
     p.add_argument("--strategy", choices=STRATEGIES, default="dataflow",
                    help="dataflow (default: element-wise stages on the tiles and on channel "
@@ -65,7 +73,7 @@ def register(cli) -> None:
                    help="do not charge this element-wise stage (repeatable; "
                    f"{', '.join(ELEMENTWISE_STAGES)}); the paper's analysis omits layer_norm")
     p.add_argument("--seed", type=int, default=0, help="seed of a synthetic trace")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+    p.add_argument("--workers", type=positive_int, default=min(2, os.cpu_count() or 1),
                    help="processes: 2 runs dense and sparse side by side (default: 2 where "
                    "the machine has 2 cores; the result is the same)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write result.json and breakdown.csv")
@@ -78,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from simulator.jobs.rwkv_token import format_table, rwkv_token
     from workloads.rwkv_inputs import load_traces
 
+    check_output_dir(args.out, "--out")  # before any work: a bad --out fails now
+    check_output_file(args.timeline, "--timeline")
     try:
         chip = chip_from_args(args)
         dense, sparse = load_traces(
@@ -86,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             tokens=args.tokens, block=args.block, seed=args.seed,
         )
         timeline = make_timeline(args)
-        with tqdm(total=2, desc="rwkv-token", unit="run", disable=args.json) as bar:
+        with tqdm(total=2, desc="rwkv-token", unit="run") as bar:  # stderr, --json too
             def step(mode: str) -> None:
                 if mode == "sparse":  # the dense run is done
                     bar.update(1)
@@ -97,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
                                                    latency=args.latency,
                                                    omit_stages=tuple(args.omit_stage)),
                                 timeline=timeline, progress=step, workers=args.workers,
-                                seed=args.seed if dense.meta.synthetic else None)
+                                seed=sparse.meta.extra.get("seed", args.seed)
+                                if sparse.meta.synthetic else None)
             bar.update(bar.total - bar.n)
     except (ChipError, TraceError, MappingError, CoreMemoryError, ValueError, OSError) as e:
         print(f"nmsim rwkv-token: error: {e}", file=sys.stderr)
@@ -119,9 +130,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_result(result: RwkvTokenResult, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "result.json").write_text(result.model_dump_json(indent=1))
-    with (out / "breakdown.csv").open("w", newline="") as f:
+    """result.json and breakdown.csv, each written atomically (never torn)."""
+    ensure_dir(out)
+    write_atomic(out / "result.json", result.model_dump_json(indent=1))
+    with atomic_open(out / "breakdown.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=BREAKDOWN_FIELDS)
         w.writeheader()
         w.writerows(r.model_dump() for r in result.breakdown)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from models.text import load_corpus, split_corpus
+from models.text import load_corpus, read_text_file, split_corpus
+from simulator.argtypes import finite_float, non_negative_int, positive_int
 from workloads.rwkv_summary import profile_table
 
 #: the published acceptance factor for RWKV (``models.sparsify.PUBLISHED_LOSS_INC``; repeated
@@ -28,8 +29,9 @@ def register(cli) -> None:
     p.add_argument("--checkpoint", help="official-layout RWKV-4 .pth (default: shipped tiny)")
     p.add_argument("--out", "-o", type=Path, default=Path("rwkv_thresholds.json"),
                    help="thresholds file to write (default rwkv_thresholds.json)")
-    p.add_argument("--loss-inc", type=float, default=PUBLISHED_LOSS_INC,
-                   help=f"acceptance factor per site (published: {PUBLISHED_LOSS_INC})")
+    p.add_argument("--loss-inc", type=finite_float(1.0, low_open=True),
+                   default=PUBLISHED_LOSS_INC, help=f"acceptance factor per site, above 1 "
+                   f"(published: {PUBLISHED_LOSS_INC})")
     p.add_argument("--no-warm-start", action="store_true",
                    help="scan every site from the top instead of the most frequent earlier choice")
     p.add_argument("--rejected-site", choices=REJECTED_SITE_CHOICES, default="dense",
@@ -38,11 +40,12 @@ def register(cli) -> None:
                    "(what the authors' experiment.py does: deploy the first candidate, kept "
                    "fraction 0.9, and compare the next site with the loss accepted before "
                    "this one)")
-    p.add_argument("--init-windows", type=int, default=32,
+    p.add_argument("--init-windows", type=positive_int, default=32,
                    help="initialisation windows, drawn from the training part (default 32)")
-    p.add_argument("--eval-windows", type=int, default=0,
+    p.add_argument("--eval-windows", type=non_negative_int, default=0,
                    help="held-out windows to evaluate (default 0: all of the held-out part)")
-    p.add_argument("--ctx-len", type=int, default=128, help="tokens per window (default 128)")
+    p.add_argument("--ctx-len", type=positive_int, default=128,
+                   help="tokens per window (default 128)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation windows")
     p.add_argument("--text-file", type=Path, help="text for a --checkpoint model: the first 90%% "
                    "gives initialisation windows, the last 10%% is held out")
@@ -54,7 +57,9 @@ def register(cli) -> None:
 def run(args: argparse.Namespace) -> int:
     from models.rwkv import load_rwkv4, load_tiny_rwkv, load_tokenizer, sample_windows, windows
     from models.sparsify import save_thresholds, sparsify
+    from simulator.outputs import check_output_file
 
+    check_output_file(args.out, "--out")  # before the search: a bad --out fails now
     try:
         if args.checkpoint is None:
             model, tok, _ = load_tiny_rwkv()
@@ -63,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             model = load_rwkv4(args.checkpoint)
             encode, description = load_tokenizer(args.tokenizer), f"RWKV-4 {args.checkpoint}"
         if args.text_file:
-            text = args.text_file.read_text("utf-8")
+            text = read_text_file(args.text_file, "--text-file")
         elif args.checkpoint is None:
             text = load_corpus()
         else:

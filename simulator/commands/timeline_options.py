@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from simulator.argtypes import positive_int
 from simulator.timeline import Timeline
 
 DEFAULT_MAX_SPANS = 200_000
@@ -16,7 +17,8 @@ def add_timeline_options(p: argparse.ArgumentParser, what: str) -> None:
                    help=f"write a Perfetto/Chrome trace-event timeline of {what}")
     p.add_argument("--timeline-window", type=_window, metavar="START:END",
                    help="keep only spans overlapping these simulated cycles (default: all)")
-    p.add_argument("--timeline-max-spans", type=int, default=DEFAULT_MAX_SPANS, metavar="N",
+    p.add_argument("--timeline-max-spans", type=positive_int, default=DEFAULT_MAX_SPANS,
+                   metavar="N",
                    help=f"keep at most N spans; the rest are counted as dropped (default "
                    f"{DEFAULT_MAX_SPANS:,})")
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from models.text import read_text_file
+from simulator.argtypes import finite_float
 from workloads.egru_trace import (
     DEFAULT_PROFILE,
     PAPER_SIZES,
@@ -47,7 +49,8 @@ def register(cli) -> None:
                       help="read the text as calls of N tokens (the reference trains and "
                       "evaluates in calls of 70); default: one call")
     syn = p.add_argument_group("synthetic (paper)")
-    syn.add_argument("--sparsity", type=float, default=PAPER_SPARSITY,
+    syn.add_argument("--sparsity", type=finite_float(0.0, 1.0, high_open=True),
+                     default=PAPER_SPARSITY,
                      help=f"weight sparsity of every matrix (default {PAPER_SPARSITY})")
     syn.add_argument("--activity", default=DEFAULT_PROFILE,
                      help=f"per-layer activity: {' or '.join(PROFILES)} (default: the tiny "
@@ -74,12 +77,15 @@ def parse_activity(text: str) -> str | float | list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.outputs import check_output_file
+
+    check_output_file(args.out, "--out")  # before any work: a bad --out fails now
     try:
         if args.model == "paper":
             trace = synthetic_egru_trace(PAPER_SIZES, args.sparsity,
                                          parse_activity(args.activity), args.steps, args.seed)
         else:
-            text = args.text.read_text("utf-8") if args.text else None
+            text = read_text_file(args.text, "--text") if args.text else None
             trace = real_egru_trace(None if args.model == "tiny" else args.model, args.steps,
                                     text=text, progress=True, carry=args.carry,
                                     call_steps=args.call_steps)

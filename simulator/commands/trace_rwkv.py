@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from models.text import read_text_file
+from simulator.argtypes import non_negative_int, positive_int
 from workloads.rwkv_summary import measured_profile, summarize
 from workloads.rwkv_synthetic import PROFILES, RWKV4_SIZES, save_profile, synthetic_rwkv_trace
 
@@ -18,18 +20,20 @@ def register(cli) -> None:
         group="trace",
     )
     p.add_argument("--out", "-o", type=Path, required=True, help="trace file to write (.npz)")
-    p.add_argument("--tokens", type=int, help="tokens to record or synthesise "
+    p.add_argument("--tokens", type=positive_int, help="tokens to record or synthesise "
                    "(default: 32 real, 4 synthetic)")
     real = p.add_argument_group("real inference (default)")
     real.add_argument("--checkpoint", help="official-layout RWKV-4 .pth (default: shipped tiny)")
     real.add_argument("--thresholds", help="thresholds file from `nmsim sparsify rwkv` "
                       "(default: dense), e.g. models/artifacts/rwkv_tiny_thresholds.json")
-    real.add_argument("--skip", type=int, default=0, help="tokens to run before recording")
+    real.add_argument("--skip", type=non_negative_int, default=0,
+                      help="tokens to run before recording")
     real.add_argument("--text-file", type=Path, help="input text (default for the tiny model: "
                       "the held-out part of the shipped corpus)")
     real.add_argument("--tokenizer", help="char | world | path to a tokenizer.json "
                       "(needed with --checkpoint and --text-file)")
-    real.add_argument("--blocks", type=int, nargs="+", help="blocks to record (default all)")
+    real.add_argument("--blocks", type=non_negative_int, nargs="+",
+                      help="blocks to record (default all)")
     real.add_argument("--profile-out", type=Path,
                       help="also write the trace's measured per-site sparsity profile (JSON), "
                       "usable as --profile of a synthetic trace")
@@ -38,12 +42,17 @@ def register(cli) -> None:
     syn.add_argument("--size", choices=list(RWKV4_SIZES), default="3B")
     syn.add_argument("--profile", default="published-3b-sparse",
                      help=f"one of {sorted(PROFILES)} or a profile file (--profile-out)")
-    syn.add_argument("--n-blocks", type=int, default=1, help="blocks to synthesise (default 1)")
+    syn.add_argument("--n-blocks", type=positive_int, default=1,
+                     help="blocks to synthesise (default 1)")
     syn.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.outputs import check_output_file
+
+    check_output_file(args.out, "--out")  # before any work: a bad output fails now
+    check_output_file(args.profile_out, "--profile-out")
     try:
         if args.synthetic:
             trace = synthetic_rwkv_trace(args.size, args.profile, n_tokens=args.tokens or 4,
@@ -55,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             trace = rwkv_trace_from_model(
                 args.checkpoint,
                 thresholds=args.thresholds,
-                text=args.text_file.read_text("utf-8") if args.text_file else None,
+                text=read_text_file(args.text_file) if args.text_file else None,
                 tokenizer=load_tokenizer(args.tokenizer) if args.tokenizer else None,
                 n_tokens=args.tokens or 32,
                 skip=args.skip,

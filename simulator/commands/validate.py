@@ -10,7 +10,9 @@ from tqdm import tqdm
 
 #: what can be validated, and the paper each compares with
 TARGETS = {"rwkv": "Knunyants et al. 2025, Tables III/IV (RWKV-4 3B block on SENECA)",
-           "egru": "Nazeer et al. 2024, Table II and Fig. 2 (EGRU LM on SpiNNaker2)"}
+           "egru": "Nazeer et al. 2024, Table II and Fig. 2 (EGRU LM on SpiNNaker2)",
+           "dvs": "Nazeer et al. 2024, §III-D (the DVS-gesture network's memory fit on 128 "
+                  "PEs)"}
 
 
 def register(cli) -> None:
@@ -34,6 +36,9 @@ def register(cli) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.outputs import check_output_dir, ensure_dir, write_atomic
+
+    check_output_dir(args.out, "--out")  # before any work: a bad --out fails now
     targets = args.only or sorted(TARGETS)
     for name, value, least in (("--tokens", args.tokens, 1), ("--steps", args.steps, 2)):
         if value is not None and value < least:
@@ -46,23 +51,29 @@ def run(args: argparse.Namespace) -> int:
             from simulator.validation import knunyants2025 as v
 
             with tqdm(desc="validate rwkv", unit="run", total=2 + len(v.STEPS),
-                      disable=args.json) as bar:
+                      ) as bar:  # on stderr, with --json too
                 result = v.validate_rwkv(tokens=args.tokens,
                                          progress=lambda name: bar.update(1))
             text, figure = v.format_table(result), lambda r, d: v.plot_waterfall(
                 r, d / "rwkv_waterfall.png")
+        elif target == "dvs":
+            from simulator.validation import nazeer2024_dvs as v
+
+            result = v.validate_dvs()
+            text, figure = v.format_table(result), None
         else:
             from simulator.validation import nazeer2024 as v
 
             kwargs = {} if args.steps is None else {"steps": args.steps}
-            result = v.validate_egru(progress=not args.json, **kwargs)
+            result = v.validate_egru(progress=True, **kwargs)  # stderr, --json too
             text, figure = v.format_table(result), lambda r, d: v.plot_sensitivity(
                 r, d / "egru_sensitivity.png")
         results[target] = result
         if args.out:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / f"{target}.json").write_text(result.model_dump_json(indent=1))
-            figure(result, args.out)
+            ensure_dir(args.out)
+            write_atomic(args.out / f"{target}.json", result.model_dump_json(indent=1))
+            if figure is not None:
+                figure(result, args.out)
         if not args.json:
             print(text + "\n")
     if args.json:

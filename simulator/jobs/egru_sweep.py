@@ -13,7 +13,9 @@ schema: :class:`simulator.results.SweepRow`.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -42,6 +44,9 @@ DEFAULT_PES: tuple[int, ...] = (60, 90, 120, 150, 180, 240, 304, 456)
 DEFAULT_STEPS = 8
 DEFAULT_CHIP = "spinnaker2"
 MODELS: tuple[str, ...] = ("paper", "tiny")
+#: version of the cost model's code, part of every point's resume key: raise it when a change
+#: to the simulator changes results, so that sweeps resumed over old rows recompute them
+COST_MODEL_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,58 @@ class PointSpec:
     options: tuple[tuple[str, Any], ...] = ()
 
     def key(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """The point's fields, and the content of every file it reads (sha256 of the trace
+        file, the checkpoint, the chip file) and the cost model's version: a resumed sweep
+        recomputes a point whose inputs changed behind the same names."""
+        return json.dumps({**asdict(self), "inputs": self.input_digests(),
+                           "cost_model": COST_MODEL_VERSION}, sort_keys=True)
+
+    def input_digests(self) -> dict[str, str]:
+        """sha256 of each input file of the point (``--set`` overrides are in the fields)."""
+        out = {"chip": _chip_digest(self.chip)}
+        if self.trace is not None:
+            out["trace"] = file_sha256(self.trace)
+        elif self.model == "tiny":
+            from models.shipped import EGRU_TINY_CHECKPOINT, artifact_path
+
+            out["model"] = file_sha256(artifact_path(EGRU_TINY_CHECKPOINT))
+        elif self.model != "paper":
+            out["model"] = file_sha256(self.model)
+        return out
 
     def load_chip(self) -> Chip:
         return load_chip(self.chip, self.chip_set, dict(self.options))
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (cached while its size and modification time stay); a file
+    that cannot be read gives a placeholder, and loading the point reports the error."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "unreadable"
+    return _sha256(os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int, ino: int) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return "unreadable"
+    return h.hexdigest()
+
+
+def _chip_digest(chip: str) -> str:
+    """sha256 of the chip's description file (a registered chip's own cost table)."""
+    from simulator.chips import registry
+
+    if chip in registry.names():
+        return file_sha256(registry.get(chip).default_file)
+    return file_sha256(chip)
 
 
 def simulate_partition(trace: Trace, part: Partition, chip: Chip | None = None, *,
@@ -114,12 +167,18 @@ def run_point(spec: PointSpec, timeline: Timeline | None = None) -> dict[str, An
     return SweepRow.model_validate(row).model_dump()
 
 
-@lru_cache(maxsize=4)
 def load_trace(model: str, trace: str | None, steps: int, seed: int) -> Trace:
-    """The trace of a point (cached per process, so the points of a sweep share it): a saved
+    """The trace of a point (cached per process, so the points of a sweep share it, and
+    read again when the file behind ``trace`` or the checkpoint changes): a saved
     trace file, or one made from ``model``: ``"paper"`` synthetic at the SpiNNaker2 LM's size
     (``seed`` draws it), ``"tiny"`` real inference of the shipped tiny model on held-out
     text, anything else a checkpoint path run on the same text; ``steps`` timesteps."""
+    source = trace if trace is not None else None if model in MODELS else model
+    return _load_trace(model, trace, steps, seed, file_sha256(source) if source else "")
+
+
+@lru_cache(maxsize=4)
+def _load_trace(model: str, trace: str | None, steps: int, seed: int, digest: str) -> Trace:
     if trace is not None:
         return Trace.load(trace)
     if model == "paper":  # synthetic: 750 -> 1350/1350/750, every matrix 95% pruned
@@ -129,16 +188,21 @@ def load_trace(model: str, trace: str | None, steps: int, seed: int) -> Trace:
     return real_egru_trace(model, steps)  # an EGRU checkpoint (models.egru.save_egru)
 
 
+load_trace.cache_clear = _load_trace.cache_clear  # type: ignore[attr-defined]
+
+
 def _row_order(row: dict) -> tuple:
     return (row["model"], row["strategy"], row["layer_split"], row["pes"], row["key"])
 
 
 def run_sweep(specs: Sequence[PointSpec], out: str | Path | None = None, *, client: Any = None,
               workers: int | None = None, progress: bool = True,
-              point_fn=run_point) -> SweepResult:
-    """The EGRU points through the generic runner (:func:`simulator.sweep.run_sweep`)."""
+              point_fn=run_point, force: bool = False) -> SweepResult:
+    """The EGRU points through the generic runner (:func:`simulator.sweep.run_sweep`): the
+    result's rows are those of ``specs`` (``out`` keeps any others); ``force`` recomputes
+    points already in ``out``."""
     return _run_sweep(specs, point_fn, out, order=_row_order, client=client, workers=workers,
-                      progress=progress, desc="egru-sweep")
+                      progress=progress, desc="egru-sweep", force=force)
 
 
 def points(pes: Iterable[int], strategies: Iterable[str], **common: Any) -> list[PointSpec]:

@@ -29,12 +29,14 @@ from simulator.mappings.rwkv_block import BlockMap, BlockMapConfig, MappingError
 from simulator.programs.rwkv_block import BlockWorkload
 from simulator.programs.rwkv_dataflow import DataflowProgram
 from simulator.programs.rwkv_gather import GatherProgram
+from simulator.result_views import rwkv_header
 from simulator.results import (
     CATEGORIES,
     MODES,
     SUB_BLOCKS,
     SUMMARY_KEYS,
     RwkvTokenResult,
+    nmsim_version,
 )
 from simulator.simulate import Run, simulate
 from simulator.timeline import Timeline
@@ -269,6 +271,7 @@ def rwkv_token(
             "block": last.block,
             "seed": seed,
             "job": resolved.model_dump(mode="json"),
+            "nmsim_version": nmsim_version(),
         },
     )
 
@@ -277,9 +280,7 @@ def format_table(result: RwkvTokenResult) -> str:
     """The readable table ``nmsim rwkv-token`` prints."""
     prov, mapping = result.provenance, result.mapping
     lines = [
-        f"RWKV-4 block, one token on {prov.chip} ({prov.trace_kind} trace: {prov.model}"
-        + (f", profile {prov.profile}" if prov.profile else "")
-        + f"; {prov.tokens} tokens averaged)",
+        *rwkv_header(prov),
         f"mapping: {mapping.cores} cores ({mapping.strategy}): "
         + ", ".join(f"{s} {m.cores}" for s, m in mapping.sites.items())
         + f", {mapping.control_cores} "

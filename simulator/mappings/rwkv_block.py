@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.rwkv_sites import SITE_SUFFIXES
 from simulator.chips.work import CoreCostModel
+from simulator.errors import UserError
 from simulator.ledger import Tags, tags
 from simulator.mapping import Mapping, Placement
 from workloads.rwkv_ops import CHANNEL_MIX_KEY_VECTORS, CHANNEL_MIX_VECTORS, TIME_MIX_VECTORS
@@ -75,7 +76,7 @@ class BlockMapConfig(BaseModel):
         "sequence (an analytical study's assumption)")
 
 
-class MappingError(ValueError):
+class MappingError(UserError, ValueError):
     """The block cannot be mapped (a tile's outputs alone exceed a core's memory)."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from simulator.errors import UserError
 from simulator.results import MODES, SUMMARY_KEYS, RwkvTokenResult
 
 SUB_BLOCKS = SUMMARY_KEYS
@@ -27,7 +28,7 @@ SWEEP_KEYS: tuple[str, ...] = (
 )
 
 
-class PlotInputError(ValueError):
+class PlotInputError(UserError, ValueError):
     """An input file or dict lacks what a plot needs; the message names the file and key."""
 
 

@@ -87,6 +87,7 @@ def save(fig: Figure, path: str | Path) -> Path:
         raise ValueError(
             f"cannot tell the image format of {path}: use one of {', '.join(SAVE_FORMATS)}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    return path
+    from simulator.outputs import ensure_dir, write_atomic
+
+    ensure_dir(path.parent)
+    return write_atomic(path, lambda f: fig.savefig(f, dpi=150, format=path.suffix[1:].lower()))

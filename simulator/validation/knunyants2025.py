@@ -27,11 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from simulator.chips.registry import load_chip
+from simulator.result_views import ValidationViews
 from simulator.results import RwkvTokenResult
 from workloads.trace import Trace
 
@@ -169,7 +170,8 @@ class StepRow(_Model):
     values: dict[str, dict[str, dict[str, float]]]  # quantity -> mode -> sub-block -> value
 
 
-class RwkvValidation(_Model):
+class RwkvValidation(ValidationViews, _Model):
+    target: ClassVar[str] = "rwkv"
     tokens: int
     trace: str
     constants: dict[str, float]  # the shipped fitted constants

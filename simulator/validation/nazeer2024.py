@@ -55,7 +55,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, computed_field, model_validator
@@ -63,6 +63,7 @@ from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 from calibration.schema import Cited
 from simulator.chips.registry import Chip, load_chip
 from simulator.jobs.egru_sweep import PointSpec, load_trace, simulate_partition
+from simulator.result_views import ValidationViews
 from simulator.simulate import Run
 from simulator.sweep import run_sweep
 from workloads.egru_partition import layers_from_trace, partition
@@ -258,9 +259,11 @@ class Solution(_Model):
     resimulated_time_error: float | None = None
 
 
-class NazeerValidation(_Model):
+class NazeerValidation(ValidationViews, _Model):
     """The whole comparison: published cells, simulated defaults, Fig. 2 checks, sensitivity
     grid, solved unknowns and their plausibility."""
+
+    target: ClassVar[str] = "egru"
 
     trace_label: str
     method: str

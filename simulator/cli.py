@@ -113,7 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"nmsim {command_words(args)}: error: {e}", file=sys.stderr)
         return 2
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:  # Ctrl-C: what was finished is written atomically or not at all
+        print(f"nmsim {command_words(args)}: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit:
         raise
     except Exception:  # a bug: its traceback, and where to report it
         traceback.print_exc()

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from simulator.commands.checks import finite_float, int_at_least, parse_pes
+from simulator.argtypes import finite_float, int_at_least, parse_pes
 from simulator.commands.chip_options import add_chip_options, chip_from_args
 
 

@@ -158,11 +158,14 @@ def run_sweep(
     progress: bool = True,
     desc: str = "sweep",
     force: bool = False,
+    note: Callable[[list[dict]], str] | None = None,
 ) -> SweepResult:
     """Run ``point_fn`` on every point not already in ``out``; write each finished point at
     once (rows sorted by ``order``; each row carries ``key``). ``out`` is locked for the
     duration (:func:`locked`); the result's ``rows`` are those of ``specs`` only (``out`` may
     hold other points, which are kept). ``force`` recomputes points already in ``out``.
+    ``note(rows)`` (the requested rows finished so far) is shown beside the progress bar
+    after each point, e.g. a frontier as it forms.
 
     ``client``: a ``distributed.Client`` (Dask); otherwise ``workers`` local processes
     (default: the CPU count; 0 runs the points in this process). Ctrl-C (or SIGTERM under
@@ -170,11 +173,11 @@ def run_sweep(
     out_dir = Path(out) if out is not None else None
     with locked(out_dir) if out_dir else contextlib.nullcontext():
         return _run_sweep(specs, point_fn, out_dir, order, client, workers, progress, desc,
-                          force)
+                          force, note)
 
 
 def _run_sweep(specs, point_fn, out_dir, order, client, workers, progress, desc,
-               force) -> SweepResult:
+               force, note=None) -> SweepResult:
     from tqdm import tqdm
 
     wanted = list(dict.fromkeys(specs))
@@ -200,6 +203,9 @@ def _run_sweep(specs, point_fn, out_dir, order, client, workers, progress, desc,
         result.computed.append(spec.key())
         if out_dir:
             write_rows(out_dir, rows, order)
+        if note is not None and progress:
+            mine = set(keys)
+            bar.set_postfix_str(note([r for r in rows if r["key"] in mine]), refresh=False)
 
     try:
         if client is not None:

@@ -552,3 +552,14 @@ def test_seed_does_not_split_points_of_real_models():
     b = points([6], ["equal"], model="tiny", seed=4)
     assert [p.key() for p in a] == [p.key() for p in b]
     assert points([6], ["equal"], seed=3)[0].key() != points([6], ["equal"], seed=4)[0].key()
+
+
+def test_frontier_note_names_the_fewest_fitting_cores_and_the_best_points():
+    from simulator.jobs.egru_sweep import frontier_note
+
+    rows = [dict(pes=60, fits=False, latency_s=9e-4, energy_j=2e-4),
+            dict(pes=150, fits=True, latency_s=6e-4, energy_j=2.5e-4),
+            dict(pes=152, fits=True, latency_s=5e-4, energy_j=2.6e-4)]
+    assert frontier_note(rows[:1]) == "none of 1 fits yet"
+    assert frontier_note(rows) == ("fits from N=150; fastest N=152 500.0 µs; "
+                                   "least energy N=150 250.0 µJ")

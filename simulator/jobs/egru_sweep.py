@@ -202,7 +202,20 @@ def run_sweep(specs: Sequence[PointSpec], out: str | Path | None = None, *, clie
     result's rows are those of ``specs`` (``out`` keeps any others); ``force`` recomputes
     points already in ``out``."""
     return _run_sweep(specs, point_fn, out, order=_row_order, client=client, workers=workers,
-                      progress=progress, desc="egru-sweep", force=force)
+                      progress=progress, desc="egru-sweep", force=force, note=frontier_note)
+
+
+def frontier_note(rows: Sequence[dict]) -> str:
+    """The fit frontier of the points finished so far, for the progress bar: the fewest
+    cores that fit, and the fastest and the most frugal point that fits."""
+    fit = [r for r in rows if r["fits"]]
+    if not fit:
+        return f"none of {len(rows)} fits yet"
+    fastest = min(fit, key=lambda r: r["latency_s"])
+    frugal = min(fit, key=lambda r: r["energy_j"])
+    return (f"fits from N={min(r['pes'] for r in fit)}; fastest N={fastest['pes']} "
+            f"{fastest['latency_s'] * 1e6:.1f} µs; least energy N={frugal['pes']} "
+            f"{frugal['energy_j'] * 1e6:.1f} µJ")
 
 
 def points(pes: Iterable[int], strategies: Iterable[str], **common: Any) -> list[PointSpec]:

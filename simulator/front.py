@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from simulator.results import EgruSweepResult, RwkvTokenResult
     from workloads.trace import Trace
 
-__all__ = ["EgruWorkload", "RwkvWorkload", "chip", "chips", "egru_sweep", "load", "rwkv_token",
-           "validate", "workload"]
+__all__ = ["EgruWorkload", "RwkvWorkload", "chip", "chips", "dvs_gesture", "egru_sweep", "load",
+           "rwkv_token", "validate", "workload"]
 
 
 # -- chips --------------------------------------------------------------------------------------
@@ -247,6 +247,21 @@ def validate(target: str = "rwkv", *, tokens: int | None = None, steps: int | No
     raise ValueError(f"validate: unknown target {target!r}; choose 'rwkv' or 'egru'")
 
 
+def dvs_gesture(pes: int = 128, chip: Chip | str | Path | None = None, *, frames: int = 20,
+                batch: int = 1, activity: float | None = None, model: str = "paper",
+                strategy: str = "equal", seed: int = 0) -> Any:
+    """The DVS-gesture EGRU network on ``pes`` cores, ``batch`` samples of ``frames`` frames
+    (``nmsim dvs-gesture``): a ``DvsGestureResult`` (per frame and per sample, memory fit,
+    the fewest cores that hold it). ``model``: ``"paper"`` (synthetic events, ``activity``)
+    or ``"tiny"`` (the shipped tiny network's real events)."""
+    from simulator.jobs.dvs_gesture import DEFAULT_CHIP
+    from simulator.jobs.dvs_gesture import dvs_gesture as run
+
+    if chip is None or isinstance(chip, str | Path):
+        chip = globals()["chip"](chip or DEFAULT_CHIP)
+    return run(pes, frames, batch, activity, chip, seed, strategy, model=model)
+
+
 # -- results on disk ----------------------------------------------------------------------------
 def load(path: str | Path) -> Any:
     """A result saved by ``result.save(dir)`` or written by the CLI's ``--out``: a folder
@@ -256,11 +271,12 @@ def load(path: str | Path) -> Any:
 
     path = Path(path)
     if path.is_dir():
-        names = [n for n in ("result.json", "sweep.json", "rwkv.json", "egru.json")
+        names = [n for n in ("result.json", "sweep.json", "dvs.json", "rwkv.json", "egru.json")
                  if (path / n).is_file()]
         if len(names) != 1:
             raise FileNotFoundError(
-                f"{path}: expected one of result.json, sweep.json, rwkv.json, egru.json"
+                f"{path}: expected one of result.json, sweep.json, dvs.json, rwkv.json, "
+                "egru.json"
                 + (f"; found {', '.join(names)}: give the file" if names else ""))
         path = path / names[0]
     return load_result(path, json.loads(path.read_text()))

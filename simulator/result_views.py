@@ -242,6 +242,51 @@ class EgruSweepViews:
         return _html_table(rows, repr(self).splitlines()[0].lstrip("<"))
 
 
+# -- dvs-gesture --------------------------------------------------------------------------------
+def save_dvs(results: Sequence[Any], out: str | Path) -> Path:
+    """``out/dvs.json``: the results of one ``dvs-gesture`` run, one per core count."""
+    import json
+
+    from simulator.outputs import ensure_dir, write_atomic
+
+    return write_atomic(ensure_dir(out) / "dvs.json",
+                        json.dumps([r.model_dump() for r in results], indent=1))
+
+
+class DvsGestureViews:
+    """Views of a :class:`~simulator.results.DvsGestureResult`."""
+
+    def table(self) -> list[dict]:
+        """One tidy row: the point, its fit, and per-frame and per-sample figures (units in
+        the column names)."""
+        row = self.model_dump(exclude={"chip", "per_frame", "per_sample", "pes_per_layer"})
+        row["pes_per_layer"] = "/".join(map(str, self.pes_per_layer))
+        row["chip_file"] = self.chip.get("chip_file")
+        for name in ("per_frame", "per_sample"):
+            for k, v in getattr(self, name).model_dump().items():
+                row[f"{name.split('_')[1]}_{k}"] = v
+        return [row]
+
+    def to_frame(self) -> Any:
+        """:meth:`table` as a pandas DataFrame."""
+        return to_frame(self.table())
+
+    def save(self, out: str | Path) -> Path:
+        """``dvs.json`` in ``out`` (as ``dvs-gesture --out`` writes it, a list of one)."""
+        return save_dvs([self], out)
+
+    def __repr__(self) -> str:
+        f, s = self.per_frame, self.per_sample
+        return (f"<{type(self).__name__}: {self.trace_label}; {self.pes} cores "
+                f"({'/'.join(map(str, self.pes_per_layer))}), fits {'yes' if self.fits else 'no'}"
+                f" (fewest {self.fewest_pes_that_fit}); per frame {f.latency_s * 1e6:.1f} "
+                f"{_MICRO}s {f.energy_j * 1e6:.2f} {_MICRO}J; per sample {s.latency_s * 1e3:.3f}"
+                f" ms {s.energy_j * 1e3:.4f} mJ {s.power_w:.3f} W>")
+
+    def _repr_html_(self) -> str:
+        return _html_table(self.table(), repr(self)[1:-1])
+
+
 # -- validations --------------------------------------------------------------------------------
 class ValidationViews:
     """``save``, ``plot``, ``str`` (the table ``nmsim validate`` prints) of a validation."""

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulator.ledger import Category
-from simulator.result_views import EgruSweepViews, RwkvTokenViews
+from simulator.result_views import DvsGestureViews, EgruSweepViews, RwkvTokenViews
 
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 SUB_BLOCKS: tuple[str, ...] = ("time_mix", "channel_mix")
@@ -226,8 +226,11 @@ class EgruSweepResult(EgruSweepViews, _Model):
 
 def load_result(path: str | Path, data: Any) -> Any:
     """The typed result of a file's JSON ``data``, told by the file's name: ``result.json``
-    (rwkv-token), ``sweep.json`` (egru-sweep), ``rwkv.json`` or ``egru.json`` (validate)."""
+    (rwkv-token), ``sweep.json`` (egru-sweep), ``dvs.json`` (dvs-gesture: a list, one result
+    per core count), ``rwkv.json`` or ``egru.json`` (validate)."""
     name = Path(path).name
+    if name == "dvs.json":
+        return [DvsGestureResult.model_validate(r) for r in data]
     if name == "sweep.json":
         return EgruSweepResult(rows=[{"nmsim_version": None, **r} for r in data])
     if name == "rwkv.json":
@@ -241,8 +244,44 @@ def load_result(path: str | Path, data: Any) -> Any:
     return RwkvTokenResult.model_validate(data)
 
 
+# -- dvs-gesture --------------------------------------------------------------------------------
+class DvsFigures(_Model):
+    """Latency, energy and power of one frame or one sample."""
+
+    latency_s: float
+    energy_j: float
+    dynamic_energy_j: float
+    power_w: float
+
+
+class DvsGestureResult(DvsGestureViews, _Model):
+    """One point of ``nmsim dvs-gesture``: the DVS-gesture EGRU network on ``pes`` cores,
+    ``batch`` samples of ``frames`` frames, per frame and per sample, and its memory fit."""
+
+    trace_label: str
+    model: str
+    chip: dict
+    pes: int
+    pes_per_layer: list[int]
+    strategy: str
+    frames: int
+    batch: int
+    activity: float | None  # the synthetic network's assumed activity (None: a real model's)
+    seed: int
+    weight_format: str
+    fits: bool
+    max_pe_bytes: int
+    capacity_bytes: int
+    fewest_pes_that_fit: int | None
+    per_frame: DvsFigures
+    per_sample: DvsFigures
+    real_time_frame_s: float  # a frame's length in the sensor's time (25 ms)
+    nmsim_version: str | None = None
+
+
 SCHEMAS: dict[str, type[BaseModel]] = {
     "rwkv-token-result": RwkvTokenResult,
     "egru-sweep-row": SweepRow,
     "egru-sweep-result": EgruSweepResult,
+    "dvs-gesture-result": DvsGestureResult,
 }

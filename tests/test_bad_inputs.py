@@ -280,6 +280,18 @@ CASES: list[tuple[str, str]] = [
     ("validate --steps 1 --out {out}", "--steps"),
     ("validate --only nothing --out {out}", "--only"),
     ("calibrate --no-such-flag", "--no-such-flag"),
+    # dvs-gesture
+    ("dvs-gesture --pes 0 --out {out}", "--pes"),
+    ("dvs-gesture --pes 1 --out {out}", "at least"),
+    ("dvs-gesture --pes 1:200000 --out {out}", "--yes"),
+    ("dvs-gesture --frames 0 --out {out}", "--frames"),
+    ("dvs-gesture --batch 0 --out {out}", "--batch"),
+    ("dvs-gesture --activity 1.5 --out {out}", "--activity"),
+    ("dvs-gesture --activity nan --out {out}", "--activity"),
+    ("dvs-gesture --model huge --out {out}", "--model"),
+    ("dvs-gesture --model tiny --activity 0.2 --frames 1 --out {out}", "--activity"),
+    ("dvs-gesture --out /proc/nmsim-x", "--out"),
+    ("dvs-gesture --chip {bad}/missing.yaml --out {out}", "missing.yaml"),
 ]
 
 
@@ -312,7 +324,7 @@ def test_enough_cases_over_every_command():
     assert len(CASES) >= 60
     assert {"rwkv-token", "egru-sweep", "trace rwkv", "trace egru", "sparsify rwkv",
             "plot breakdown", "plot sweep", "plot profile", "plot critical-path", "validate",
-            "calibrate"} <= commands
+            "calibrate", "dvs-gesture"} <= commands
 
 
 def test_bad_input_message_format(bad, capsys):

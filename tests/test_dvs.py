@@ -169,3 +169,19 @@ def test_real_trace_of_the_shipped_tiny_network():
     assert [len(trace.events["layer0.R"].step(t)[0]) == 0 for t in (0, 4)] == [True, True]
     run_part = partition(layers_from_trace(trace), 9, "equal", "nnz")
     assert run_part.cores_per_layer[0] >= 1
+
+
+def test_python_api_and_saved_results_round_trip(tmp_path, capsys):
+    import nmsim
+    from simulator.cli import main
+
+    r = nmsim.dvs_gesture(48, frames=2)
+    assert r.fits and r.fewest_pes_that_fit == 48 and "48 cores" in repr(r)
+    row = r.table()[0]
+    assert row["frame_latency_s"] == r.per_frame.latency_s and row["pes_per_layer"] == "29/19"
+    assert nmsim.load(r.save(tmp_path / "a").parent) == [r]
+    assert main(["dvs-gesture", "--pes", "48,64", "--frames", "2", "--out",
+                 str(tmp_path / "b")]) == 0
+    back = nmsim.load(tmp_path / "b")
+    assert [x.pes for x in back] == [48, 64] and back[0].per_frame == r.per_frame
+    capsys.readouterr()

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["__version__", "chip", "chips", "egru_sweep", "load", "rwkv_token", "validate",
-           "workload"]
+__all__ = ["__version__", "chip", "chips", "dvs_gesture", "egru_sweep", "load", "rwkv_token",
+           "validate", "workload"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ does it lazily
     from simulator.front import (  # noqa: F401
         chip,
         chips,
+        dvs_gesture,
         egru_sweep,
         load,
         rwkv_token,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from simulator.argtypes import finite_float, int_at_least, parse_pes
+from simulator.argtypes import check_sweep_size, finite_float, int_at_least, parse_pes
 from simulator.commands.chip_options import add_chip_options, chip_from_args
+from simulator.errors import UserError
 
 
 def register(cli) -> None:
@@ -39,13 +41,24 @@ def register(cli) -> None:
     p.add_argument("--strategy", choices=("equal", "balanced"), default="equal",
                    help="how each layer's neurons are split over its cores")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic trace")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="write dvs.json (every point's result) here")
+    p.add_argument("--yes", action="store_true",
+                   help="run a list of points larger than the usual bound")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from simulator.jobs.dvs_gesture import dvs_gesture
+    from simulator.outputs import check_output_dir
+    from simulator.result_views import save_dvs
 
+    check_output_dir(args.out, "--out")  # before any work
+    check_sweep_size(args.pes, len(args.pes), args.yes)
+    if min(args.pes) < 2:
+        raise UserError(f"--pes {min(args.pes)}: the network's two EGRU layers need at least "
+                        "one core each (2)")
     chip = chip_from_args(args)
     results = []
     for i, n in enumerate(args.pes):
@@ -53,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         results.append(dvs_gesture(n, args.frames, args.batch, args.activity, chip, args.seed,
                                    args.strategy, frontier=i == 0, model=args.model))
+    if args.out:
+        save_dvs(results, args.out)
     if args.json:
         print(json.dumps([r.model_dump() for r in results], indent=2))
         return 0

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from pydantic import BaseModel, ConfigDict
-
 from simulator.chips.registry import Chip, load_chip
 from simulator.errors import UserError
 from simulator.mappings.egru import map_egru
 from simulator.programs.egru import EgruProgram
+from simulator.results import DvsFigures, DvsGestureResult, nmsim_version
 from simulator.simulate import Run, simulate
 from workloads.dvs_trace import (
     DEFAULT_ACTIVITY,
@@ -39,42 +38,6 @@ from workloads.trace import Trace
 
 DEFAULT_CHIP = "spinnaker2"
 WEIGHT_FORMAT = "dense"  # as published: dense weights held in SRAM
-
-
-class DvsFigures(BaseModel):
-    """Latency, energy and power of one frame or one sample."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    latency_s: float
-    energy_j: float
-    dynamic_energy_j: float
-    power_w: float
-
-
-class DvsGestureResult(BaseModel):
-    """One point of ``nmsim dvs-gesture``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    trace_label: str
-    model: str
-    chip: dict
-    pes: int
-    pes_per_layer: list[int]
-    strategy: str
-    frames: int
-    batch: int
-    activity: float | None  # the synthetic network's assumed activity (None: a real model's)
-    seed: int
-    weight_format: str
-    fits: bool
-    max_pe_bytes: int
-    capacity_bytes: int
-    fewest_pes_that_fit: int | None
-    per_frame: DvsFigures
-    per_sample: DvsFigures
-    real_time_frame_s: float  # a frame's length in the sensor's time (25 ms)
 
 
 def _figures(run: Run, divide: int) -> DvsFigures:
@@ -152,4 +115,4 @@ def dvs_gesture(pes: int = DVS_PAPER_PES, frames: int = DEFAULT_FRAMES, batch: i
         fewest_pes_that_fit=fewest_pes_that_fit(trace, chip, strategy,
                                                 max(pes, DVS_PAPER_PES)) if frontier else None,
         per_frame=_figures(run, frames * batch), per_sample=_figures(run, batch),
-        real_time_frame_s=FRAME_S)
+        real_time_frame_s=FRAME_S, nmsim_version=nmsim_version())

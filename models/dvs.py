@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.checkpoint_file import read_checkpoint
 from models.egru import EGRUCell
 from models.egru_config import EGRUConfig
 
@@ -138,10 +139,7 @@ def save_dvs(path: str | Path, model: DvsNet, metrics: dict) -> Path:
 
 
 def load_dvs(path: str | Path) -> tuple[DvsNet, dict]:
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a broken file
-        raise DvsCheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
+    raw = read_checkpoint(path, DvsCheckpointError, "not a readable DVS checkpoint")
     if not isinstance(raw, dict) or raw.get("format") != DVS_FORMAT:
         raise DvsCheckpointError(f"{path}: not an {DVS_FORMAT} checkpoint")
     cfg = DvsConfig(**{**raw["config"], "hidden": tuple(raw["config"]["hidden"])})

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models import shipped
-from models.checkpoint_file import zip_damage
+from models.checkpoint_file import read_checkpoint
 from models.egru_config import EGRUConfig
 from models.shipped import artifact_path
 from simulator.errors import UserError
@@ -281,16 +281,7 @@ def load_egru(path: str | Path) -> tuple[EGRULM, list[str] | None, dict]:
     path = Path(path)
     if not path.is_file():
         raise EgruCheckpointError(f"{path}: no such EGRU checkpoint file")
-    if damage := zip_damage(path):  # before torch.load, which can crash on a damaged file
-        raise EgruCheckpointError(f"{path}: not a readable EGRU checkpoint (corrupted or "
-                                  f"truncated): {damage}")
-    try:
-        with _quiet_sparse():
-            ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds for a broken file; say which file
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
-        raise EgruCheckpointError(f"{path}: not a readable EGRU checkpoint (corrupted, "
-                                  f"truncated or not a torch file): {first}") from None
+    ck = read_checkpoint(path, EgruCheckpointError, "not a readable EGRU checkpoint")
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise EgruCheckpointError(f"{path}: not an {CHECKPOINT_FORMAT} checkpoint (field "
                                   f"'format' must be {CHECKPOINT_FORMAT!r})")

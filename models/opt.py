@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.checkpoint_file import read_checkpoint
 from models.opt_config import OPTConfig
 
 SiteFn = Callable[[str, Tensor], Tensor]
@@ -155,7 +156,7 @@ def load_opt(source: str | Path | Mapping[str, Tensor], cfg: OPTConfig) -> OPT:
     """An :class:`OPT` with the weights of a Hugging Face ``OPTForCausalLM`` state dict (a
     mapping, or a ``torch.save``d file of one); ``lm_head.weight``, if present, must equal the
     token embedding (OPT ties them). Every missing, mis-shaped or unexpected key is named."""
-    state = (torch.load(source, map_location="cpu", weights_only=True)
+    state = (read_checkpoint(source, OPTCheckpointError, "not a readable OPT checkpoint")
              if isinstance(source, str | Path) else dict(source))
     model = OPT(cfg)
     head = state.pop("lm_head.weight", None)

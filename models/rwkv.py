@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models import shipped
-from models.checkpoint_file import zip_damage
+from models.checkpoint_file import read_checkpoint
 from models.rwkv_config import RWKVConfig
 from models.shipped import artifact_path
 from simulator.errors import UserError
@@ -281,15 +281,8 @@ def load_state_dict(src: str | Path | Mapping[str, Tensor]) -> dict[str, Tensor]
         path = Path(src)
         if not path.exists():
             raise CheckpointError(f"{path}: no such checkpoint file")
-        if damage := zip_damage(path):  # before torch.load, which can crash on a damaged file
-            raise CheckpointError(f"{path}: cannot be read as a PyTorch state dict (corrupted "
-                                  f"or truncated): {damage}")
-        try:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many kinds here; say which file
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
-            raise CheckpointError(f"{path}: cannot be read as a PyTorch state dict (corrupted, "
-                                  f"truncated or not a checkpoint): {first}") from None
+        sd = read_checkpoint(path, CheckpointError, "cannot be read as a PyTorch state dict",
+                             not_a="checkpoint")
         if not isinstance(sd, Mapping):
             raise CheckpointError(f"{path}: holds a {type(sd).__name__}, not a state dict")
     return {k.removeprefix("_forward_module."): v for k, v in sd.items()}

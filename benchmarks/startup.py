@@ -22,7 +22,7 @@ import time
 
 COMMANDS: tuple[tuple[str, ...], ...] = (
     (), ("rwkv-token",), ("trace", "rwkv"), ("trace", "egru"), ("sparsify", "rwkv"),
-    ("plot", "breakdown"), ("calibrate",), ("egru-sweep",), ("validate",),
+    ("plot", "breakdown"), ("calibrate",), ("egru-sweep",), ("dvs-gesture",), ("validate",),
 )
 TARGET_S = 0.5
 

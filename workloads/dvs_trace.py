@@ -23,19 +23,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.dvs_config import (  # noqa: F401  (re-exported: the trace's shape and defaults)
+    DEFAULT_ACTIVITY,
+    DEFAULT_FRAMES,
+    DVS_CLASSES,
+    DVS_PAPER_PES,
+    DVS_SIZES,
+    FRAME_S,
+)
 from workloads.egru_trace import synthetic_egru_trace
 from workloads.trace import SiteEvents, Trace, TraceError
-
-#: (CNN features, EGRU layer 0, EGRU layer 1)
-DVS_SIZES: tuple[int, int, int] = (512, 256, 256)
-DVS_CLASSES = 11
-DVS_PAPER_PES = 128
-FRAME_S = 0.025  # one frame: a 25 ms bin of DVS128 events
-#: fraction of each EGRU layer's units firing per frame: an assumption, not a published figure
-DEFAULT_ACTIVITY = 0.1
-#: frames per sample: an assumption (a DVS128 gesture lasts about 6 s, 240 frames of 25 ms;
-#: the default simulates the first 20), a parameter
-DEFAULT_FRAMES = 20
 
 
 def synthetic_dvs_trace(frames: int = DEFAULT_FRAMES, batch: int = 1,

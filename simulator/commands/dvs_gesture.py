@@ -13,7 +13,7 @@ from simulator.errors import UserError
 
 
 def register(cli) -> None:
-    from workloads.dvs_trace import DEFAULT_ACTIVITY, DEFAULT_FRAMES, DVS_PAPER_PES
+    from models.dvs_config import DEFAULT_ACTIVITY, DEFAULT_FRAMES, DVS_PAPER_PES
 
     p = cli.add("dvs-gesture",
                 help="the DVS-gesture EGRU network (Nazeer et al. 2024: 512 CNN features, "

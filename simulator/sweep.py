@@ -99,6 +99,10 @@ def write_rows(out: Path, rows: list[dict], order: Callable[[dict], Any]) -> Non
     table = pa.Table.from_pylist(flat, schema=None) if flat else pa.table({})
     table = table.select([c for c in columns if c in table.column_names])
     write_atomic(out / "sweep.csv", lambda f: pacsv.write_csv(table, f))
+    versions = sorted({str(r.get("nmsim_version")) for r in rows if r.get("nmsim_version")})
+    table = table.replace_schema_metadata({  # every row also names its chip, trace and inputs
+        "nmsim_version": ", ".join(versions), "written_by": "nmsim (simulator.sweep.write_rows)",
+        "rows": str(len(rows))})
     write_atomic(out / "sweep.parquet", lambda f: pq.write_table(table, f))
 
 

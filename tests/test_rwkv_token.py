@@ -413,3 +413,21 @@ def test_cli_rejects_a_chip_file_of_unknown_kind(tmp_path, capsys):
     missing = tmp_path / "missing.yaml"
     assert main([*SMALL, "--chip", str(missing)]) == 2
     assert str(missing) in capsys.readouterr().err
+
+
+def test_breakdown_csv_and_sweep_parquet_say_what_was_simulated(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "run"
+    assert main(["rwkv-token", "--model", "tiny", "--tokens", "1", "--out", str(out)]) == 0
+    with (out / "breakdown.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    prov = json.loads((out / "result.json").read_text())["provenance"]
+    assert {r["chip"] for r in rows} == {prov["chip"]} and rows[0]["block"] == str(prov["block"])
+    assert rows[0]["nmsim_version"] and rows[0]["sparse_trace"] == prov["sparse_trace"]
+    sweep = tmp_path / "sweep"
+    assert main(["egru-sweep", "--pes", "12", "--model", "tiny", "--steps", "2", "--workers",
+                 "0", "--out", str(sweep)]) == 0
+    meta = pq.read_schema(sweep / "sweep.parquet").metadata
+    assert meta[b"nmsim_version"] and meta[b"rows"] == b"2"  # both strategies
+    capsys.readouterr()

@@ -38,7 +38,7 @@ SUMMARIES: dict[str, str] = {
     "rwkv-token": "one token through one RWKV-4 block on a chip, dense vs activation-sparse",
     "trace": "record or synthesise event traces (trace rwkv, trace egru)",
     "sparsify": "training-free threshold search for activation sparsity (sparsify rwkv)",
-    "plot": "figures of results: breakdown, sweep, profile, critical-path",
+    "plot": "figures of results: breakdown, sweep, profile, critical-path, dvs-breakdown",
     "calibrate": "the chip models against published measurements; fits; cited values",
     "egru-sweep": "EGRU layers partitioned over N cores of a chip, swept over N",
     "dvs-gesture": "the DVS-gesture EGRU network on N cores, batched (synthetic events)",

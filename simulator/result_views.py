@@ -256,10 +256,15 @@ def save_dvs(results: Sequence[Any], out: str | Path) -> Path:
 class DvsGestureViews:
     """Views of a :class:`~simulator.results.DvsGestureResult`."""
 
-    def table(self) -> list[dict]:
-        """One tidy row: the point, its fit, and per-frame and per-sample figures (units in
-        the column names)."""
-        row = self.model_dump(exclude={"chip", "per_frame", "per_sample", "pes_per_layer"})
+    def table(self, which: str = "point") -> list[dict]:
+        """Tidy rows: ``point`` (one: the point, its fit, per-frame and per-sample figures,
+        units in the column names) or ``breakdown`` (the ledger lines of one sample)."""
+        if which == "breakdown":
+            return [r.model_dump() for r in self.breakdown]
+        if which != "point":
+            raise ValueError(f"table: unknown {which!r}; choose 'point' or 'breakdown'")
+        row = self.model_dump(exclude={"chip", "per_frame", "per_sample", "pes_per_layer",
+                                       "breakdown"})
         row["pes_per_layer"] = "/".join(map(str, self.pes_per_layer))
         row["chip_file"] = self.chip.get("chip_file")
         for name in ("per_frame", "per_sample"):
@@ -267,9 +272,9 @@ class DvsGestureViews:
                 row[f"{name.split('_')[1]}_{k}"] = v
         return [row]
 
-    def to_frame(self) -> Any:
+    def to_frame(self, which: str = "point") -> Any:
         """:meth:`table` as a pandas DataFrame."""
-        return to_frame(self.table())
+        return to_frame(self.table(which))
 
     def save(self, out: str | Path) -> Path:
         """``dvs.json`` in ``out`` (as ``dvs-gesture --out`` writes it, a list of one)."""
@@ -282,6 +287,13 @@ class DvsGestureViews:
                 f" (fewest {self.fewest_pes_that_fit}); per frame {f.latency_s * 1e6:.1f} "
                 f"{_MICRO}s {f.energy_j * 1e6:.2f} {_MICRO}J; per sample {s.latency_s * 1e3:.3f}"
                 f" ms {s.energy_j * 1e3:.4f} mJ {s.power_w:.3f} W>")
+
+    def plot(self, path: str | Path | None = None, top: int = 10) -> Any:
+        """Its energy by layer and stage and by operation (``nmsim plot dvs-breakdown``);
+        saved to ``path`` if given. Returns the matplotlib Figure."""
+        from simulator.plots import dvs_breakdown_figure
+
+        return _figure(dvs_breakdown_figure(self, top), path)
 
     def _repr_html_(self) -> str:
         return _html_table(self.table(), repr(self)[1:-1])

@@ -254,6 +254,20 @@ class DvsFigures(_Model):
     power_w: float
 
 
+class DvsBreakdownRow(_Model):
+    """One ledger line of a DVS run per sample: the EGRU layer and stage it belongs to
+    (``layer`` -1 and ``stage`` "" for what no layer owns, e.g. static power)."""
+
+    layer: int
+    stage: str
+    component: str
+    operation: str
+    category: str
+    count: float
+    energy_j: float
+    cycles: float
+
+
 class DvsGestureResult(DvsGestureViews, _Model):
     """One point of ``nmsim dvs-gesture``: the DVS-gesture EGRU network on ``pes`` cores,
     ``batch`` samples of ``frames`` frames, per frame and per sample, and its memory fit."""
@@ -276,6 +290,7 @@ class DvsGestureResult(DvsGestureViews, _Model):
     per_frame: DvsFigures
     per_sample: DvsFigures
     real_time_frame_s: float  # a frame's length in the sensor's time (25 ms)
+    breakdown: list[DvsBreakdownRow] = Field(default_factory=list)  # per sample, sums to it
     nmsim_version: str | None = None
 
 

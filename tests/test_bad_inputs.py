@@ -292,6 +292,9 @@ CASES: list[tuple[str, str]] = [
     ("dvs-gesture --model tiny --activity 0.2 --frames 1 --out {out}", "--activity"),
     ("dvs-gesture --out /proc/nmsim-x", "--out"),
     ("dvs-gesture --chip {bad}/missing.yaml --out {out}", "missing.yaml"),
+    ("plot dvs-breakdown {bad}/missing.json -o {out}/d.png", "missing.json"),
+    ("plot dvs-breakdown {bad}/result.json -o {out}/d.png", "dvs.json"),
+    ("plot dvs-breakdown {bad}/result.json --top 0 -o {out}/d.png", "--top"),
 ]
 
 

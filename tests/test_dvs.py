@@ -185,3 +185,29 @@ def test_python_api_and_saved_results_round_trip(tmp_path, capsys):
     back = nmsim.load(tmp_path / "b")
     assert [x.pes for x in back] == [48, 64] and back[0].per_frame == r.per_frame
     capsys.readouterr()
+
+
+def test_breakdown_rows_sum_to_the_sample_and_are_plotted(tmp_path, capsys):
+    from simulator.cli import main
+    from simulator.jobs.dvs_gesture import dvs_gesture
+    from simulator.plots.dvs_breakdown import dvs_operation_table, stage_table
+
+    r = dvs_gesture(48, frames=2, batch=2, frontier=False)
+    assert sum(b.energy_j for b in r.breakdown) == pytest.approx(r.per_sample.energy_j,
+                                                                 rel=1e-12)
+    stages = stage_table(r)
+    assert list(stages)[:2] == ["L0 input", "L0 recurrent"]
+    assert sum(sum(v.values()) for v in stages.values()) == pytest.approx(
+        r.per_sample.energy_j, rel=1e-12)
+    ops = dvs_operation_table(r, top=3)
+    assert len(ops) == 4 and ops[-1][0].startswith("other")
+    assert sum(v for _, _, v in ops) == pytest.approx(r.per_sample.energy_j, rel=1e-12)
+    assert r.plot(tmp_path / "b.png").axes and (tmp_path / "b.png").stat().st_size > 10_000
+    assert len(r.table("breakdown")) == len(r.breakdown)
+    out = tmp_path / "run"
+    assert main(["dvs-gesture", "--pes", "48", "--frames", "2", "--out", str(out)]) == 0
+    assert main(["plot", "dvs-breakdown", str(out / "dvs.json"), "-o",
+                 str(tmp_path / "c.svg")]) == 0
+    assert main(["plot", "dvs-breakdown", str(out / "dvs.json"), "--pes", "9", "-o",
+                 str(tmp_path / "d.png")]) == 2
+    assert "no point with --pes 9" in capsys.readouterr().err

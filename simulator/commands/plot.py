@@ -1,8 +1,10 @@
-"""``nmsim plot breakdown|sweep|profile|critical-path``: figures of job results (PNG, SVG, PDF)."""
+"""``nmsim plot breakdown|sweep|profile|critical-path|dvs-breakdown``: figures of job results
+(PNG, SVG, PDF)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +51,39 @@ def register(cli) -> None:
     _output(p)
     p.add_argument("--sub-block", choices=("time_mix", "channel_mix"), default="time_mix")
     p.set_defaults(func=_critical_path)
+
+    p = cli.add("dvs-breakdown", group="plot",
+                help="energy of one DVS-gesture sample by EGRU layer and stage and by "
+                "operation, from a dvs-gesture dvs.json")
+    p.add_argument("dvs", metavar="DVS.json", help="written by `nmsim dvs-gesture --out`")
+    _output(p)
+    p.add_argument("--pes", type=positive_int, metavar="N",
+                   help="the point to show (default: the first in the file)")
+    p.add_argument("--top", type=positive_int, default=10, metavar="K",
+                   help="operations shown one by one; the rest are summed as 'other'")
+    p.set_defaults(func=_dvs_breakdown)
+
+
+def _dvs_breakdown(args: argparse.Namespace) -> int:
+    from simulator.plots import PlotInputError, dvs_breakdown_figure
+    from simulator.results import DvsGestureResult
+
+    def make() -> Figure:
+        try:
+            data = json.loads(Path(args.dvs).read_text())
+            if not isinstance(data, list):
+                raise ValueError("expected a list of points")
+            points = [DvsGestureResult.model_validate(p) for p in data]
+        except (OSError, ValueError) as e:
+            raise PlotInputError(f"{args.dvs}: not a dvs.json written by `nmsim dvs-gesture "
+                                 f"--out` ({type(e).__name__}: {e})") from None
+        picked = [p for p in points if args.pes is None or p.pes == args.pes]
+        if not picked:
+            raise PlotInputError(f"{args.dvs} holds no point with --pes {args.pes} (it has "
+                                 f"{', '.join(str(p.pes) for p in points)})")
+        return dvs_breakdown_figure(picked[0], args.top)
+
+    return _write(args, make)
 
 
 def _critical_path(args: argparse.Namespace) -> int:

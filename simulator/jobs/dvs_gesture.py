@@ -17,6 +17,7 @@ memories without simulating.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from functools import partial
 
 from simulator.chips.registry import Chip, load_chip
@@ -38,6 +39,23 @@ from workloads.trace import Trace
 
 DEFAULT_CHIP = "spinnaker2"
 WEIGHT_FORMAT = "dense"  # as published: dense weights held in SRAM
+
+
+def breakdown(run: Run, batch: int) -> list[dict]:
+    """Per-sample ledger rows by (layer, stage, role, operation, category), cores folded into
+    their roles (``layer0.sram``): the rows sum to the run's energy over ``batch``."""
+    acc: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for r in run.rows():
+        layer = r.get("layer")
+        key = (-1 if layer is None else int(layer), r.get("stage", ""), r["component"],
+               r["operation"], r["category"])
+        v = acc[key]
+        v[0] += r["count"]
+        v[1] += r["energy_pj"]
+        v[2] += r["cycles"]
+    return [{"layer": k[0], "stage": k[1], "component": k[2], "operation": k[3],
+             "category": k[4], "count": v[0] / batch, "energy_j": v[1] * 1e-12 / batch,
+             "cycles": v[2] / batch} for k, v in sorted(acc.items())]
 
 
 def _figures(run: Run, divide: int) -> DvsFigures:
@@ -115,4 +133,5 @@ def dvs_gesture(pes: int = DVS_PAPER_PES, frames: int = DEFAULT_FRAMES, batch: i
         fewest_pes_that_fit=fewest_pes_that_fit(trace, chip, strategy,
                                                 max(pes, DVS_PAPER_PES)) if frontier else None,
         per_frame=_figures(run, frames * batch), per_sample=_figures(run, batch),
-        real_time_frame_s=FRAME_S, nmsim_version=nmsim_version())
+        real_time_frame_s=FRAME_S, breakdown=breakdown(run, batch),
+        nmsim_version=nmsim_version())

@@ -11,6 +11,7 @@ from simulator.plots.critical_path import (
     plot_critical_path,
     result_critical_path_figure,
 )
+from simulator.plots.dvs_breakdown import dvs_breakdown_figure
 from simulator.plots.inputs import PlotInputError, load_result, load_sweep
 from simulator.plots.profile import profile_figure, stage_table
 from simulator.plots.style import CATEGORY_COLORS, SAVE_FORMATS, STAGE_COLORS, save
@@ -18,7 +19,8 @@ from simulator.plots.sweep import sweep_figure
 
 __all__ = [
     "CATEGORY_COLORS", "SAVE_FORMATS", "STAGE_COLORS", "PlotInputError", "breakdown_figure",
-    "category_table", "critical_path_figure", "load_result", "load_sweep", "operation_table",
+    "category_table", "critical_path_figure", "dvs_breakdown_figure", "load_result",
+    "load_sweep", "operation_table",
     "plot_critical_path", "profile_figure", "result_critical_path_figure", "save", "stage_table",
     "sweep_figure",
 ]

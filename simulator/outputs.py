@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,12 +51,11 @@ def atomic_open(path: str | Path, mode: str = "w", *, encoding: str | None = "ut
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open: mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
+    # The name is chosen before the file is made, both inside the ``try``: an interrupt at
+    # any moment (a signal between two bytecodes) finds the name set and removes the file.
+    tmp = os.path.join(path.parent or ".", f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.",
-                                   suffix=".tmp")
-    except OSError as e:
-        raise _error(path, e) from e
-    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         binary = mode == "wb"
         with os.fdopen(fd, mode, encoding=None if binary else encoding,
                        newline=None if binary else newline) as f:
@@ -65,8 +65,9 @@ def atomic_open(path: str | Path, mode: str = "w", *, encoding: str | None = "ut
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if not isinstance(e, FileExistsError):  # else the name was another writer's
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(e, OSError) and not isinstance(e, OutputError):
             raise _error(path, e) from e
         raise

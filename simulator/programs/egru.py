@@ -24,6 +24,12 @@ may take events of step t+1 while finishing step t; a producer may complete step
 its consumers have completed step t-2 (done packets double as credits). The host sends step
 t+2 of the input when every layer-0 core has completed step t (its credits are not modelled as
 packets). Time a core is not busy is **waiting**.
+
+A trace of several samples run one after another (``meta.extra["sample_steps"]``, e.g. a
+batch of DVS gestures) starts each from rest: at a sample's first step no core has recurrent
+input, so y of the step before is not sent to its own layer, nor its done marker. Weights are
+walked as stored: CSR non-zeros (the language model) or dense columns
+(``EgruMap.weight_format``, the DVS network).
 """
 
 from __future__ import annotations
@@ -276,9 +282,10 @@ class EgruProgram(Program):
     def _take_spikes(self, st: CoreState, s: Spikes, spacing: int, start: int
                      ) -> tuple[int, str]:
         """Account one train on its core, served from ``start`` (cycles into the action): each
-        event a receive interrupt and a CSR column walk, starting when the one before ended
-        but not before its packet is in (``spacing`` cycles after the one before; the head is
-        in when the action reaches the train, since the core takes it from its inbox).
+        event a receive interrupt and a column walk (CSR non-zeros, or a dense column),
+        starting when the one before ended but not before its packet is in (``spacing``
+        cycles after the one before; the head is in when the action reaches the train, since
+        the core takes it from its inbox).
         Returns when the last is served, and the stage."""
         if s.layer == st.layer - 1:
             matrix, step, stage = "W", s.t, "input_matmul"

@@ -10,6 +10,7 @@ critical-path recorder (:mod:`simulator.critical_path`).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -67,6 +68,18 @@ class Run:
         roles = self.mapping.fold(self.system)
         return [{**r, "component": fold_component(r["component"], roles)}
                 for r in self.ledger.rows()]
+
+    def totals_by(self, key: Callable[[dict], tuple], per: float = 1
+                  ) -> list[tuple[tuple, float, float, float]]:
+        """``(key, count, energy_j, cycles)`` of :meth:`rows` summed by ``key(row)`` and
+        divided by ``per`` (tokens, samples), sorted by key: a job's breakdown rows."""
+        acc: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+        for r in self.rows():
+            v = acc[key(r)]
+            v[0] += r["count"]
+            v[1] += r["energy_pj"]
+            v[2] += r["cycles"]
+        return [(k, v[0] / per, v[1] * 1e-12 / per, v[2] / per) for k, v in sorted(acc.items())]
 
 
 def simulate(workload: Any, mapping: Mapping, program: ProgramFactory, chip: Chip, *,

@@ -17,7 +17,6 @@ memories without simulating.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from functools import partial
 
 from simulator.chips.registry import Chip, load_chip
@@ -44,18 +43,14 @@ WEIGHT_FORMAT = "dense"  # as published: dense weights held in SRAM
 def breakdown(run: Run, batch: int) -> list[dict]:
     """Per-sample ledger rows by (layer, stage, role, operation, category), cores folded into
     their roles (``layer0.sram``): the rows sum to the run's energy over ``batch``."""
-    acc: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-    for r in run.rows():
+    def key(r: dict) -> tuple:
         layer = r.get("layer")
-        key = (-1 if layer is None else int(layer), r.get("stage", ""), r["component"],
-               r["operation"], r["category"])
-        v = acc[key]
-        v[0] += r["count"]
-        v[1] += r["energy_pj"]
-        v[2] += r["cycles"]
+        return (-1 if layer is None else int(layer), r.get("stage", ""), r["component"],
+                r["operation"], r["category"])
+
     return [{"layer": k[0], "stage": k[1], "component": k[2], "operation": k[3],
-             "category": k[4], "count": v[0] / batch, "energy_j": v[1] * 1e-12 / batch,
-             "cycles": v[2] / batch} for k, v in sorted(acc.items())]
+             "category": k[4], "count": count, "energy_j": energy, "cycles": cycles}
+            for k, count, energy, cycles in run.totals_by(key, batch)]
 
 
 def _figures(run: Run, divide: int) -> DvsFigures:

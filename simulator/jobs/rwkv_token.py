@@ -83,19 +83,14 @@ def simulate_trace(trace: Trace, chip: Chip, *, sparse: bool, tokens: int | None
 def breakdown(run: Run, mode: str) -> list[dict]:
     """Per-token ledger rows, each core's components folded into its role
     (``att.key.tiles.npe``)."""
-    acc: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-    for r in run.rows():
-        key = (mode, r.get("sub_block", ""), r.get("site", ""), r["component"], r["operation"],
-               r["category"])
-        v = acc[key]
-        v[0] += r["count"]
-        v[1] += r["energy_pj"]
-        v[2] += r["cycles"]
-    n = run.report["tokens"]
+    def key(r: dict) -> tuple:
+        return (mode, r.get("sub_block", ""), r.get("site", ""), r["component"],
+                r["operation"], r["category"])
+
     return [
         {"mode": k[0], "sub_block": k[1], "site": k[2], "component": k[3], "operation": k[4],
-         "category": k[5], "count": v[0] / n, "energy_j": v[1] * 1e-12 / n, "cycles": v[2] / n}
-        for k, v in sorted(acc.items())
+         "category": k[5], "count": count, "energy_j": energy, "cycles": cycles}
+        for k, count, energy, cycles in run.totals_by(key, run.report["tokens"])
     ]
 
 

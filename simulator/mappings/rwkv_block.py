@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Literal, get_args
 
 import numpy as np
@@ -34,11 +32,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.rwkv_sites import SITE_SUFFIXES
 from simulator.chips.work import CoreCostModel
-from simulator.errors import UserError
-from simulator.ledger import Tags, tags
 from simulator.mapping import Mapping, Placement
+from simulator.mappings.tiles import (
+    BlockMap,
+    MappingError,
+    SiteMap,
+    edges,
+    tile_edges,
+)
 from workloads.rwkv_ops import CHANNEL_MIX_KEY_VECTORS, CHANNEL_MIX_VECTORS, TIME_MIX_VECTORS
 from workloads.trace import SiteSpec, TraceError
+
+__all__ = ["BlockMap", "BlockMapConfig", "MappingError", "SiteMap", "map_block"]
 
 Strategy = Literal["dataflow", "rows", "columns"]
 #: the element-wise stages of a block (charged as ``ew.<stage>``)
@@ -76,109 +81,6 @@ class BlockMapConfig(BaseModel):
         "sequence (an analytical study's assumption)")
 
 
-class MappingError(UserError, ValueError):
-    """The block cannot be mapped (a tile's outputs alone exceed a core's memory)."""
-
-
-@dataclass(frozen=True)
-class SiteMap:
-    """Where one linear layer lives: ``in_splits x out_splits`` tiles on consecutive cores."""
-
-    site: str  # suffix, e.g. "att.key"
-    sub_block: str
-    size: int
-    out: int
-    in_edges: np.ndarray  # input-column boundaries of the tiles, in_splits + 1
-    out_edges: np.ndarray  # output-row boundaries, out_splits + 1
-    cores: np.ndarray  # core of tile (g_in, g_out), shape (in_splits, out_splits)
-    weight_bytes: int  # of the whole layer, at the chip's precision
-
-    @property
-    def in_splits(self) -> int:
-        return len(self.in_edges) - 1
-
-    @property
-    def out_splits(self) -> int:
-        return len(self.out_edges) - 1
-
-    @property
-    def n_cores(self) -> int:
-        return self.in_splits * self.out_splits
-
-    def core(self, g_in: int, g_out: int) -> int:
-        return int(self.cores[g_in, g_out])
-
-    def group_cores(self, g_in: int) -> list[int]:
-        """Cores holding input slice ``g_in`` (every output slice): one event goes to all."""
-        return [int(c) for c in self.cores[g_in]]
-
-    def rows(self, g_out: int) -> int:
-        return int(self.out_edges[g_out + 1] - self.out_edges[g_out])
-
-    def cols(self, g_in: int) -> int:
-        return int(self.in_edges[g_in + 1] - self.in_edges[g_in])
-
-    @cached_property
-    def tags(self) -> Tags:
-        return tags(sub_block=self.sub_block, site=self.site)
-
-    @cached_property
-    def partial_tags(self) -> Tags:
-        """Combining partial sums is tagged apart: it is the price of splitting inputs."""
-        return tags(sub_block=self.sub_block, site=f"{self.site}.partial_sums")
-
-
-@dataclass(frozen=True)
-class BlockMap:
-    """The whole block: every layer's tiles and, per sub-block, the cores owning the channel
-    slices (``slices`` of them; the same cores for both sub-blocks in the dataflow mapping)."""
-
-    sites: dict[str, SiteMap]
-    n_cores: int
-    strategy: str
-    slices: int
-    c_edges: np.ndarray
-    f_edges: np.ndarray
-    control: dict[str, tuple[int, ...]]
-    mapping: Mapping
-
-    @property
-    def dataflow(self) -> bool:
-        return self.strategy == "dataflow"
-
-    def ctrl(self, sub: str, j: int) -> int:
-        return self.control[sub][j]
-
-    def edges(self, domain: str) -> np.ndarray:
-        return self.f_edges if domain == "F" else self.c_edges
-
-    def input_edges(self, site: str) -> np.ndarray:
-        """Slices in which the inputs of ``site`` are produced: the channel slices, or in the
-        dataflow mapping the ``ffn.key`` tiles' output slices for ``ffn.value``."""
-        if self.dataflow and site == "ffn.value":
-            return self.sites["ffn.key"].out_edges
-        return self.edges(IN_DOMAIN[site])
-
-    def slice_size(self, domain: str, j: int) -> int:
-        e = self.edges(domain)
-        return int(e[j + 1] - e[j])
-
-    def tiles(self) -> dict[int, tuple[SiteMap, int, int]]:
-        """Core -> (layer, input slice, output slice) of every tile core."""
-        return {sm.core(gi, go): (sm, gi, go) for sm in self.sites.values()
-                for gi in range(sm.in_splits) for go in range(sm.out_splits)}
-
-
-def edges(n: int, parts: int) -> np.ndarray:
-    """``parts`` contiguous slices of ``range(n)`` whose sizes differ by at most one."""
-    return np.round(np.linspace(0, n, parts + 1)).astype(np.int64)
-
-
-def overlap(a: np.ndarray, i: int, b: np.ndarray, j: int) -> int:
-    """Elements slice ``i`` of edges ``a`` shares with slice ``j`` of edges ``b``."""
-    return max(0, int(min(a[i + 1], b[j + 1]) - max(a[i], b[j])))
-
-
 def control_vectors(ch: int, f: int, dataflow: bool) -> tuple[int, int]:
     """Element-wise values a core keeps for ``ch`` channels (and ``f`` key elements), Time-Mix
     and Channel-Mix: apart in the gather mappings, together on a dataflow channel owner (whose
@@ -209,24 +111,6 @@ def block_sites(sites: Sequence[SiteSpec]) -> dict[str, SiteSpec]:
     return by_suffix
 
 
-def _tile_edges(n_in: int, n_out: int, tiling: str, cap: float, wb: float, ob: int,
-                name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Input and output edges of the tiles of one ``n_out x n_in`` layer."""
-    if tiling == "rows":
-        in_splits = math.ceil((n_in * wb + ob) / cap)
-        in_block = math.ceil(n_in / in_splits)
-        per_core = int(cap // (in_block * wb + ob))
-        out_splits = math.ceil(n_out / per_core) if per_core else 0
-    else:
-        out_splits = math.ceil(n_out * (wb + ob) / cap)
-        out_block = math.ceil(n_out / out_splits)
-        per_core = int((cap - out_block * ob) // (out_block * wb))
-        in_splits = math.ceil(n_in / per_core) if per_core > 0 else 0
-    if per_core < 1:
-        raise MappingError(f"{name}: one tile does not fit {cap} bytes of a core")
-    return edges(n_in, in_splits), edges(n_out, out_splits)
-
-
 def map_block(sites: Sequence[SiteSpec], cost: CoreCostModel,
               config: BlockMapConfig | None = None) -> BlockMap:
     """Tile every linear layer of one block and place the cores (see the module docstring)."""
@@ -236,20 +120,20 @@ def map_block(sites: Sequence[SiteSpec], cost: CoreCostModel,
     by_suffix = block_sites(sites)
     c, f = by_suffix["att.key"].size, by_suffix["ffn.value"].size
     tiling = "columns" if config.strategy == "columns" else "rows"
-    tile_edges = {s: _tile_edges(by_suffix[s].size, by_suffix[s].out_features, tiling, cap, wb,
+    tiles = {s: tile_edges(by_suffix[s].size, by_suffix[s].out_features, tiling, cap, wb,
                                  config.output_bytes, by_suffix[s].name) for s in SITE_SUFFIXES}
     if config.strategy == "dataflow":
-        k = max(len(tile_edges["att.key"][1]) - 1,
+        k = max(len(tiles["att.key"][1]) - 1,
                 control_slices(c, 0, cap, config.state_bytes, dataflow=True))
         c_edges, f_edges = edges(c, k), edges(f, k)
-        order = _dataflow_order(tile_edges, c_edges, c, f)
+        order = _dataflow_order(tiles, c_edges, c, f)
         control = dict.fromkeys(SUB_BLOCKS, tuple(order[("owner", j)] for j in range(k)))
     else:
         k = control_slices(c, f, cap, config.state_bytes)
         c_edges, f_edges = edges(c, k), edges(f, k)
         order, core = {}, 2 * k
         for suffix in SITE_SUFFIXES:
-            ie, oe = tile_edges[suffix]
+            ie, oe = tiles[suffix]
             for gi in range(len(ie) - 1):
                 for go in range(len(oe) - 1):
                     order[(suffix, gi, go)] = core
@@ -258,17 +142,19 @@ def map_block(sites: Sequence[SiteSpec], cost: CoreCostModel,
     maps: dict[str, SiteMap] = {}
     for suffix in SITE_SUFFIXES:
         spec = by_suffix[suffix]
-        ie, oe = tile_edges[suffix]
+        ie, oe = tiles[suffix]
         cores = np.array([[order[(suffix, gi, go)] for go in range(len(oe) - 1)]
                           for gi in range(len(ie) - 1)], dtype=np.int64)
         maps[suffix] = SiteMap(suffix, spec.group, spec.size, spec.out_features, ie, oe, cores,
                                cost.weight_bytes(spec.size * spec.out_features))
     n = len(order) + (0 if config.strategy == "dataflow" else 2 * k)
-    return BlockMap(maps, n, config.strategy, k, c_edges, f_edges, control,
+    feeds = {"ffn.value": "ffn.key"} if config.strategy == "dataflow" else {}
+    return BlockMap(maps, n, config.strategy, k, {"C": c_edges, "F": f_edges}, IN_DOMAIN,
+                    OUT_DOMAIN, feeds, control,
                     _placements(maps, n, control, c_edges, f_edges, cost, config))
 
 
-def _dataflow_order(tile_edges: dict[str, tuple[np.ndarray, np.ndarray]], c_edges: np.ndarray,
+def _dataflow_order(tiles: dict[str, tuple[np.ndarray, np.ndarray]], c_edges: np.ndarray,
                     c: int, f: int) -> dict[tuple, int]:
     """Core of every owner and tile: owner ``j``, then the tiles whose outputs (scaled to the
     C channels for the 4C key) fall mostly in slice ``j``, layer by layer. Spreading the 4C
@@ -276,7 +162,7 @@ def _dataflow_order(tile_edges: dict[str, tuple[np.ndarray, np.ndarray]], c_edge
     compact region of them would (measured: 114k against 134k hops per token, 3B on SENECA)."""
     homes: dict[int, list[tuple]] = {j: [("owner", j)] for j in range(len(c_edges) - 1)}
     for suffix in SITE_SUFFIXES:
-        ie, oe = tile_edges[suffix]
+        ie, oe = tiles[suffix]
         scale = c / f if OUT_DOMAIN[suffix] == "F" else 1.0
         for go in range(len(oe) - 1):
             mid = (oe[go] + oe[go + 1]) / 2 * scale

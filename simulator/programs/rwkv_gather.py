@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.ledger import tags
-from simulator.mappings.rwkv_block import IN_DOMAIN, SiteMap
+from simulator.mappings.rwkv_block import SiteMap
 from simulator.programs.rwkv_block import LnPart, LnStats, RwkvBlockProgram, Start
 from workloads import rwkv_ops as ops
 
@@ -53,7 +53,7 @@ class GatherProgram(RwkvBlockProgram):
             yield from self._channel_mix(core, j, item)
 
     def _emit_slice(self, core, site: str, j: int, t: int):
-        yield from self._emit(core, site, self.map.edges(IN_DOMAIN[site]), j, t)
+        yield from self._emit(core, site, self.map.edges(self.map.in_domain[site]), j, t)
 
     def _after_layer_norm(self, core, sub: str, j: int, t: int):
         n = self._slice("C", j)

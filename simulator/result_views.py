@@ -80,10 +80,39 @@ def rwkv_header(prov: Any) -> list[str]:
     ]
 
 
-class RwkvTokenViews:
-    """Views of an :class:`~simulator.results.RwkvTokenResult`."""
+def opt_header(prov: Any) -> list[str]:
+    """What was simulated (the lines heading ``nmsim opt-token``'s table and a result's repr)."""
+    job = prov.job or {}
+    what = f"{prov.trace_kind} trace: {prov.model}" + (
+        f", profile {prov.profile}" if prov.profile else "")
+    options = ", ".join(f"{k}={v}" for k, v in sorted(prov.chip_options.items()))
+    return [
+        f"OPT decoder layer {prov.layer}, one token at context {prov.context} on {prov.chip} "
+        f"({prov.chip_file}); {what}; {prov.tokens} tokens averaged"
+        + (f"; seed {prov.seed}" if prov.seed is not None else ""),
+        f"KV cache {job.get('kv_placement', '?')} (at most {job.get('kv_cores_per_head', '?')} "
+        "cores per head)"
+        + "; --set " + (", ".join(prov.chip_overrides) if prov.chip_overrides else "none")
+        + "; options " + (options or "none") + f"; nmsim {prov.nmsim_version}",
+    ]
+
+
+class TokenViews:
+    """Views of a per-token result (:class:`~simulator.results.RwkvTokenResult`,
+    :class:`~simulator.results.OptTokenResult`): the subclass names its sub-blocks, its header
+    lines and its table."""
 
     TABLES: ClassVar[tuple[str, ...]] = ("summary", "ratios", "breakdown", "critical_path")
+    #: the block's sub-blocks, in order
+    SUB_BLOCKS: ClassVar[tuple[str, ...]] = ()
+    #: provenance fields repeated on every breakdown.csv row (the file stands on its own)
+    CSV_PROVENANCE: ClassVar[tuple[str, ...]] = ()
+
+    def _header(self) -> list[str]:
+        raise NotImplementedError
+
+    def _text(self) -> str:
+        raise NotImplementedError
 
     def table(self, which: str = "summary") -> list[dict]:
         """Tidy rows: ``summary`` (mode, sub_block, category incl. ``total``; energy_j,
@@ -121,7 +150,7 @@ class RwkvTokenViews:
             return _figure(plots.breakdown_figure(self, **kwargs), path)
         if kind == "critical-path":
             return _figure(plots.result_critical_path_figure(
-                self, kwargs.pop("sub_block", "time_mix"), **kwargs), path)
+                self, kwargs.pop("sub_block", self.SUB_BLOCKS[0]), **kwargs), path)
         raise ValueError(f"plot: unknown kind {kind!r}; choose 'breakdown' or 'critical-path'")
 
     def save(self, out: str | Path) -> Path:
@@ -132,8 +161,8 @@ class RwkvTokenViews:
         return Path(out)
 
     def _lines(self) -> list[str]:
-        lines = rwkv_header(self.provenance)
-        for sub in ("block", "time_mix", "channel_mix"):
+        lines = self._header()
+        for sub in ("block", *self.SUB_BLOCKS):
             d, s, r = self.dense[sub]["total"], self.sparse[sub]["total"], self.ratios[sub]
             lines.append(
                 f"  {sub:12s}dense {d.energy_j * 1e6:9.3f} {_MICRO}J {d.latency_s * 1e6:8.1f} "
@@ -146,17 +175,47 @@ class RwkvTokenViews:
         return f"<{type(self).__name__}\n" + "\n".join(self._lines()) + ">"
 
     def __str__(self) -> str:
-        from simulator.jobs.rwkv_token import format_table
-
-        return format_table(self)
+        return self._text()
 
     def _repr_html_(self) -> str:
         rows = [{"sub_block": s, "mode": m, "energy_uJ": getattr(self, m)[s]["total"].energy_j
                  * 1e6, "latency_us": getattr(self, m)[s]["total"].latency_s * 1e6}
-                for s in ("block", "time_mix", "channel_mix") for m in ("dense", "sparse")]
-        head = "<br>".join(html.escape(line) for line in rwkv_header(self.provenance))
+                for s in ("block", *self.SUB_BLOCKS) for m in ("dense", "sparse")]
+        head = "<br>".join(html.escape(line) for line in self._header())
         return (f"<div><b>{type(self).__name__}</b><br>{head}"
                 + _html_table(rows, "per token; result.table() for every category") + "</div>")
+
+
+class RwkvTokenViews(TokenViews):
+    """Views of an :class:`~simulator.results.RwkvTokenResult`."""
+
+    SUB_BLOCKS = ("time_mix", "channel_mix")
+    CSV_PROVENANCE = ("chip", "chip_file", "chip_sha256", "model", "sparse_trace", "dense_trace",
+                      "block", "tokens", "seed", "nmsim_version")
+
+    def _header(self) -> list[str]:
+        return rwkv_header(self.provenance)
+
+    def _text(self) -> str:
+        from simulator.jobs.rwkv_token import format_table
+
+        return format_table(self)
+
+
+class OptTokenViews(TokenViews):
+    """Views of an :class:`~simulator.results.OptTokenResult`."""
+
+    SUB_BLOCKS = ("attention", "mlp")
+    CSV_PROVENANCE = ("chip", "chip_file", "chip_sha256", "model", "sparse_trace", "dense_trace",
+                      "layer", "context", "tokens", "seed", "nmsim_version")
+
+    def _header(self) -> list[str]:
+        return opt_header(self.provenance)
+
+    def _text(self) -> str:
+        from simulator.jobs.opt_token import format_table
+
+        return format_table(self)
 
 
 def _x(v: float | None) -> str:

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulator.ledger import Category
-from simulator.result_views import DvsGestureViews, EgruSweepViews, RwkvTokenViews
+from simulator.result_views import (
+    DvsGestureViews,
+    EgruSweepViews,
+    OptTokenViews,
+    RwkvTokenViews,
+)
 
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 SUB_BLOCKS: tuple[str, ...] = ("time_mix", "channel_mix")
@@ -134,31 +139,77 @@ class ChainSegment(_Model):
     step: int | None = None  # the handler invocation it belongs to (None: network, idle)
 
 
-class RwkvTokenResult(RwkvTokenViews, _Model):
-    """``nmsim rwkv-token``: per run (dense, sparse), per sub-block and ``block``, per
-    category and ``total``: energy, latency and cycles per token; ratios; breakdown rows;
-    the critical path of each sub-block."""
+class _TokenResult(_Model):
+    """Per run (dense, sparse), per sub-block and ``block``, per category and ``total``:
+    energy, latency and cycles per token; ratios; breakdown rows; the critical path of each
+    sub-block (the subclass's views name the sub-blocks)."""
+
+    SUB_BLOCKS: ClassVar[tuple[str, ...]] = ()
 
     dense: Summary
     sparse: Summary
     ratios: dict[str, Ratio]
     breakdown: list[BreakdownRow]
     mapping: BlockMappingSummary
-    provenance: RwkvProvenance
+    provenance: ChipProvenance
     critical_path: dict[str, dict[str, CriticalPath]]  # mode -> sub-block
     critical_chain: list[ChainSegment]
 
     @model_validator(mode="after")
-    def _complete(self) -> RwkvTokenResult:
+    def _complete(self) -> _TokenResult:
         for mode in MODES:
             summary = getattr(self, mode)
-            for sub in SUMMARY_KEYS:
+            for sub in (*self.SUB_BLOCKS, "block"):
                 if sub not in summary:
                     raise ValueError(f"{mode}: sub-block {sub!r} is missing")
                 missing = [c for c in (*CATEGORIES, "total") if c not in summary[sub]]
                 if missing:
                     raise ValueError(f"{mode}.{sub}: categories {missing} are missing")
         return self
+
+
+class RwkvTokenResult(RwkvTokenViews, _TokenResult):
+    """``nmsim rwkv-token``: one token through one RWKV-4 block (see :class:`_TokenResult`)."""
+
+    mapping: BlockMappingSummary
+    provenance: RwkvProvenance
+
+
+# -- opt-token ----------------------------------------------------------------------------------
+class AttentionSummary(_Model):
+    """The attention cores: how many, per head, and where the KV cache stays."""
+
+    cores: int
+    per_head: int
+    context: int
+    streamed: bool  # from off-chip memory every token
+    kv_cache_bytes: int  # of the whole layer at the chip's value width
+
+
+class OptMappingSummary(BlockMappingSummary):
+    attention: AttentionSummary
+
+
+class OptProvenance(ChipProvenance):
+    trace_kind: str
+    model: str
+    profile: str | None = None
+    dense_trace: str
+    sparse_trace: str
+    tokens: int
+    layer: int
+    context: int
+    seed: int | None = None
+    job: dict[str, Any]
+    nmsim_version: str
+
+
+class OptTokenResult(OptTokenViews, _TokenResult):
+    """``nmsim opt-token``: one token through one OPT decoder layer at context ``L`` (see
+    :class:`_TokenResult`)."""
+
+    mapping: OptMappingSummary
+    provenance: OptProvenance
 
 
 # -- egru-sweep ---------------------------------------------------------------------------------

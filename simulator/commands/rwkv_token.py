@@ -32,13 +32,10 @@ from simulator.outputs import (
 from workloads.trace import TraceError
 
 if TYPE_CHECKING:
-    from simulator.results import RwkvTokenResult
+    from simulator.results import OptTokenResult, RwkvTokenResult
 
 BREAKDOWN_FIELDS = ("mode", "sub_block", "site", "component", "operation", "category", "count",
                     "energy_j", "cycles")
-#: what was simulated, repeated on every breakdown.csv row (the file stands on its own)
-PROVENANCE_FIELDS = ("chip", "chip_file", "chip_sha256", "model", "sparse_trace", "dense_trace",
-                     "block", "tokens", "seed", "nmsim_version")
 
 
 def register(cli) -> None:
@@ -132,13 +129,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_result(result: RwkvTokenResult, out: Path) -> None:
-    """result.json and breakdown.csv, each written atomically (never torn)."""
+def write_result(result: RwkvTokenResult | OptTokenResult, out: Path) -> None:
+    """result.json and breakdown.csv (the result's provenance on every row) of a per-token
+    result, each written atomically (never torn)."""
     ensure_dir(out)
     write_atomic(out / "result.json", result.model_dump_json(indent=1))
     prov = result.provenance.model_dump()
-    same = {k: prov.get(k) for k in PROVENANCE_FIELDS}
+    same = {k: prov.get(k) for k in result.CSV_PROVENANCE}
     with atomic_open(out / "breakdown.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=(*BREAKDOWN_FIELDS, *PROVENANCE_FIELDS))
+        w = csv.DictWriter(f, fieldnames=(*BREAKDOWN_FIELDS, *result.CSV_PROVENANCE))
         w.writeheader()
         w.writerows({**r.model_dump(), **same} for r in result.breakdown)

@@ -72,6 +72,16 @@ def finite_float(low: float | None = None, high: float | None = None, *,
 
 
 def parse_pes(text: str) -> list[int]:
+    """``'60,90,120:300:60'`` -> ``[60, 90, 120, 180, 240, 300]`` (:func:`parse_counts`)."""
+    return parse_counts(text, "PE counts")
+
+
+def parse_contexts(text: str) -> list[int]:
+    """Context lengths, as :func:`parse_counts` reads them (``1,16,64:256:64``)."""
+    return parse_counts(text, "context lengths")
+
+
+def parse_counts(text: str, what: str) -> list[int]:
     """``'60,90,120:300:60'`` -> ``[60, 90, 120, 180, 240, 300]`` (sorted, no repeats).
 
     Items are positive integers or ranges ``START:STOP[:STEP]`` with STOP included; a range
@@ -80,10 +90,10 @@ def parse_pes(text: str) -> list[int]:
     out: list[int] = []
     items = [s.strip() for s in text.split(",")]
     if not text.strip():
-        raise ArgumentUserError("empty; give PE counts and ranges START:STOP:STEP")
+        raise ArgumentUserError(f"empty; give {what} and ranges START:STOP:STEP")
     for item in items:
         if not item:
-            raise ArgumentUserError(f"{text!r} has an empty item; give PE counts and ranges "
+            raise ArgumentUserError(f"{text!r} has an empty item; give {what} and ranges "
                                     "START:STOP:STEP separated by commas")
         parts = item.split(":")
         try:
@@ -104,7 +114,7 @@ def parse_pes(text: str) -> list[int]:
                                     "a range counts up from START to STOP")
         out.extend(range(start, stop + 1, step))
     if min(out) < 1:
-        raise ArgumentUserError(f"PE counts must be at least 1, got {min(out)} in {text!r}")
+        raise ArgumentUserError(f"{what} must be at least 1, got {min(out)} in {text!r}")
     return sorted(set(out))
 
 

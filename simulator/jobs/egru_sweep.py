@@ -73,7 +73,7 @@ class PointSpec:
 
     def input_digests(self) -> dict[str, str]:
         """sha256 of each input file of the point (``--set`` overrides are in the fields)."""
-        out = {"chip": _chip_digest(self.chip)}
+        out = {"chip": chip_digest(self.chip)}
         if self.trace is not None:
             out["trace"] = file_sha256(self.trace)
         elif self.model == "tiny":
@@ -110,7 +110,7 @@ def _sha256(path: str, size: int, mtime_ns: int, ino: int) -> str:
     return h.hexdigest()
 
 
-def _chip_digest(chip: str) -> str:
+def chip_digest(chip: str) -> str:
     """sha256 of the chip's description file (a registered chip's own cost table)."""
     from simulator.chips import registry
 

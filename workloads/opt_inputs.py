@@ -1,0 +1,74 @@
+"""The dense and sparse OPT traces a token simulation compares, from what the user names.
+
+- nothing or ``2.7B``: a synthetic OPT-2.7B layer with the published profiles (Knunyants et al.
+  2025, §V): ``published-2.7b-base`` (no thresholds; the down-projection input is 96 % zero
+  through the ReLU) against a sparsified one (default ``published-2.7b-1.0005``), labelled
+  synthetic;
+- ``tiny``: real inference of the shipped tiny OPT on held-out text, without and with its
+  shipped thresholds;
+- trace files: a sparse trace and, optionally, its dense counterpart; without one the dense run
+  takes every input as non-zero.
+
+Only real inference needs torch: it is imported when a model runs, not with this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workloads.opt_sites import PUBLISHED_PROFILES
+from workloads.opt_synthetic import OPT_SIZES, synthetic_opt_trace
+from workloads.rwkv_inputs import every_input_nonzero
+from workloads.trace import Trace, TraceError
+
+DEFAULT_SIZE = "2.7B"
+DEFAULT_PROFILE = "published-2.7b-1.0005"
+DENSE_PROFILE = "published-2.7b-base"
+#: tokens simulated by default: synthetic tokens are alike, real ones vary more
+DEFAULT_TOKENS = {"synthetic": 2, "real": 8}
+#: sparsified profiles one may name (the base profile is the dense run)
+SPARSE_PROFILES = tuple(p for p in PUBLISHED_PROFILES if p != DENSE_PROFILE)
+
+
+def load_traces(model: str | None = None, trace: str | Path | None = None,
+                dense_trace: str | Path | None = None, profile: str | None = None,
+                tokens: int | None = None, context: int = 1, seed: int = 0
+                ) -> tuple[Trace, Trace]:
+    """``(dense, sparse)`` traces; see the module docstring. ``context`` is where a real
+    model's recorded tokens start (its prompt runs first)."""
+    if trace is not None:
+        if model is not None or profile is not None:
+            raise ValueError("give --model/--profile or --trace, not both")
+        sparse = Trace.load(trace)
+        dense = Trace.load(dense_trace) if dense_trace else every_input_nonzero(sparse)
+        for arg, path, t in (("--trace", trace, sparse), ("--dense-trace", dense_trace, dense)):
+            if t.meta.kind != "opt":
+                raise TraceError(f"{arg} {path}: a {t.meta.kind} trace; opt-token needs an OPT "
+                                 "trace")
+        return dense, sparse
+    if dense_trace is not None:
+        raise ValueError("--dense-trace goes with --trace")
+    model = model or DEFAULT_SIZE
+    if model in OPT_SIZES:
+        profile = profile or DEFAULT_PROFILE
+        if profile not in SPARSE_PROFILES:
+            raise ValueError(f"--profile {profile!r}: one of {', '.join(SPARSE_PROFILES)}")
+        n = tokens or DEFAULT_TOKENS["synthetic"]
+        return (synthetic_opt_trace(model, DENSE_PROFILE, n_tokens=n, seed=seed),
+                synthetic_opt_trace(model, profile, n_tokens=n, seed=seed))
+    if profile is not None:
+        raise ValueError("--profile goes with a synthetic --model size "
+                         f"({', '.join(OPT_SIZES)})")
+    if model != "tiny":
+        raise ValueError(f"--model {model!r}: not 'tiny' or a size ({', '.join(OPT_SIZES)})")
+    return _tiny_traces(tokens or DEFAULT_TOKENS["real"], context)
+
+
+def _tiny_traces(n_tokens: int, context: int) -> tuple[Trace, Trace]:
+    """``(dense, sparse)`` traces of the shipped tiny OPT on held-out text."""
+    from models.shipped import OPT_TINY_THRESHOLDS, artifact_path
+    from workloads.opt_trace import opt_trace_from_model  # torch: a model runs
+
+    common = dict(n_tokens=n_tokens, context=context)
+    return (opt_trace_from_model(None, **common),
+            opt_trace_from_model(None, thresholds=artifact_path(OPT_TINY_THRESHOLDS), **common))

@@ -63,6 +63,9 @@ class OPTConfig:
 
 #: OPT-2.7B (the size whose sparsity profile Knunyants et al. 2025 publish, §V).
 OPT_2_7B = OPTConfig(n_layer=32, d_model=2560, n_head=32, ffn_dim=10240)
+#: smaller published sizes (Zhang et al. 2022, Table 1): quick runs with the 2.7B profile
+OPT_125M = OPTConfig(n_layer=12, d_model=768, n_head=12, ffn_dim=3072)
+OPT_1_3B = OPTConfig(n_layer=24, d_model=2048, n_head=32, ffn_dim=8192)
 
 
 def site_names(n_layer: int) -> list[str]:

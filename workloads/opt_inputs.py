@@ -1,9 +1,9 @@
 """The dense and sparse OPT traces a token simulation compares, from what the user names.
 
-- nothing or ``2.7B``: a synthetic OPT-2.7B layer with the published profiles (Knunyants et al.
-  2025, §V): ``published-2.7b-base`` (no thresholds; the down-projection input is 96 % zero
-  through the ReLU) against a sparsified one (default ``published-2.7b-1.0005``), labelled
-  synthetic;
+- nothing or a size (``2.7B``, ``1.3B``, ``125M``): a synthetic OPT layer with the published
+  OPT-2.7B profiles (Knunyants et al. 2025, §V): ``published-2.7b-base`` (no thresholds; the
+  down-projection input is 96 % zero through the ReLU) against a sparsified one (default
+  ``published-2.7b-1.0005``), labelled synthetic;
 - ``tiny``: real inference of the shipped tiny OPT on held-out text, without and with its
   shipped thresholds;
 - trace files: a sparse trace and, optionally, its dense counterpart; without one the dense run

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from models.opt_config import OPT_2_7B, SITE_SUFFIXES, OPTConfig
+from models.opt_config import OPT_1_3B, OPT_2_7B, OPT_125M, SITE_SUFFIXES, OPTConfig
 from workloads.opt_sites import PUBLISHED_PROFILES, opt_site_specs
 from workloads.synthetic_events import synthetic_site_events
 from workloads.trace import Trace, TraceError, TraceMeta
 
-#: published OPT sizes this module can draw at
-OPT_SIZES: dict[str, OPTConfig] = {"2.7B": OPT_2_7B}
+#: published OPT sizes this module can draw at (the profile is always the 2.7B one)
+OPT_SIZES: dict[str, OPTConfig] = {"125M": OPT_125M, "1.3B": OPT_1_3B, "2.7B": OPT_2_7B}
 
 
 def synthetic_opt_trace(size: str = "2.7B",

@@ -15,9 +15,12 @@ from simulator.commands.chip_options import add_chip_options, chip_from_args, pa
 from simulator.commands.opt_token import PROFILES
 from simulator.outputs import check_output_dir
 
-#: ``simulator.jobs.context_sweep.DEFAULT_CONTEXTS`` (repeated so that ``--help`` imports no
-#: job; a test checks they agree)
+#: ``simulator.jobs.context_sweep.DEFAULT_CONTEXTS`` and the synthetic sizes
+#: (``workloads.opt_synthetic.OPT_SIZES``, ``workloads.rwkv_synthetic.RWKV4_SIZES``), repeated
+#: so that ``--help`` imports no job; a test checks they agree
 DEFAULT_CONTEXTS = "1,16,64,256,512,1024,2048,3072,4096"
+OPT_SIZES = ("125M", "1.3B", "2.7B")
+RWKV_SIZES = ("169M", "430M", "1.5B", "3B")
 
 
 def register(cli) -> None:
@@ -29,6 +32,10 @@ def register(cli) -> None:
     p.add_argument("--contexts", type=parse_contexts, default=parse_contexts(DEFAULT_CONTEXTS),
                    metavar="L,L,START:STOP:STEP", help=f"context lengths (default "
                    f"{DEFAULT_CONTEXTS})")
+    p.add_argument("--opt-model", choices=OPT_SIZES, default="2.7B",
+                   help="OPT size (default 2.7B; all with the 2.7B profiles)")
+    p.add_argument("--rwkv-model", choices=RWKV_SIZES, default="3B",
+                   help="RWKV-4 size (default 3B; all with the 3B profiles)")
     p.add_argument("--profile", choices=PROFILES, default="published-2.7b-1.0005",
                    help="the sparse OPT runs' published profile (default "
                    "published-2.7b-1.0005); RWKV's is published-3b-sparse")
@@ -58,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     specs = points(args.contexts, chip=args.chip, chip_set=tuple(args.set_),
                    options=tuple(sorted(parse_options(args.option).items())),
                    kv_placement=args.kv_placement, kv_cores_per_head=args.kv_cores_per_head,
-                   profile=args.profile, seed=args.seed)
+                   profile=args.profile, opt_size=args.opt_model, rwkv_size=args.rwkv_model,
+                   seed=args.seed)
     try:
         with interruptible():
             result = run_sweep(specs, args.out, workers=args.workers)

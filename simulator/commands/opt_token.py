@@ -23,11 +23,11 @@ KV_PLACEMENTS = ("auto", "cores", "dram")
 
 
 def add_layer_options(p: argparse.ArgumentParser) -> None:
-    """The OPT layer's workload and mapping options (``opt-token`` and ``context-sweep``)."""
-    p.add_argument("--model", default=None, metavar="2.7B|tiny",
-                   help="2.7B (default): a synthetic OPT-2.7B layer with the published sparsity "
-                   "profiles; tiny: the shipped tiny OPT on real text, dense and with its "
-                   "shipped thresholds")
+    """The OPT layer's workload and mapping options."""
+    p.add_argument("--model", default=None, metavar="2.7B|1.3B|125M|tiny",
+                   help="a size (default 2.7B): a synthetic OPT layer with the published "
+                   "OPT-2.7B sparsity profiles; tiny: the shipped tiny OPT on real text, dense "
+                   "and with its shipped thresholds")
     p.add_argument("--profile", choices=PROFILES, default=None,
                    help="the sparse run's published profile (loss_inc 1.0003/4/5; default "
                    "published-2.7b-1.0005); the dense run is published-2.7b-base")

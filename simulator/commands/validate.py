@@ -12,7 +12,9 @@ from tqdm import tqdm
 TARGETS = {"rwkv": "Knunyants et al. 2025, Tables III/IV (RWKV-4 3B block on SENECA)",
            "egru": "Nazeer et al. 2024, Table II and Fig. 2 (EGRU LM on SpiNNaker2)",
            "dvs": "Nazeer et al. 2024, §III-D (the DVS-gesture network's memory fit on 128 "
-                  "PEs)"}
+                  "PEs)",
+           "opt": "Knunyants et al. 2025, §V (the OPT-2.7B sparsity profile through one "
+                  "layer on SENECA)"}
 
 
 def register(cli) -> None:
@@ -60,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
             from simulator.validation import nazeer2024_dvs as v
 
             result = v.validate_dvs()
+            text, figure = v.format_table(result), None
+        elif target == "opt":
+            from simulator.validation import knunyants2025_opt as v
+
+            with tqdm(desc="validate opt", unit="profile", total=4) as bar:
+                result = v.validate_opt(progress=lambda name: bar.update(1))
             text, figure = v.format_table(result), None
         else:
             from simulator.validation import nazeer2024 as v

@@ -8,8 +8,9 @@ is one simulation (:func:`simulator.jobs.opt_token.simulate_trace`, or the RWKV 
 through the generic sweep runner (:func:`simulator.sweep.run_sweep`): points in parallel,
 each written as it finishes, resumable. The RWKV block is simulated once per mode, not per L
 (its result cannot depend on L); :meth:`ContextSweepResult.table` repeats it at every L for
-plotting. Both models are synthetic traces at the published sizes and profiles (OPT-2.7B,
-Knunyants et al. 2025 §V; RWKV-4 3B, Table II), one token per point.
+plotting. Both models are synthetic traces at published sizes with the published profiles
+(OPT-2.7B's, Knunyants et al. 2025 §V; RWKV-4 3B's, Table II; 2.7B and 3B by default), one
+token per point (a synthetic trace's tokens carry the same number of non-zeros).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class ContextPoint:
     kv_cores_per_head: int = 4
     kv_chunk_bytes: int = 4096
     profile: str = "published-2.7b-1.0005"
+    opt_size: str = "2.7B"
+    rwkv_size: str = "3B"
     seed: int = 0
 
     def key(self) -> str:
@@ -74,7 +77,7 @@ def run_point(p: ContextPoint) -> dict:
         from workloads.opt_inputs import DENSE_PROFILE
         from workloads.opt_synthetic import synthetic_opt_trace
 
-        trace = synthetic_opt_trace(profile=p.profile if sparse else DENSE_PROFILE,
+        trace = synthetic_opt_trace(p.opt_size, p.profile if sparse else DENSE_PROFILE,
                                     n_tokens=1, seed=p.seed)
         run, lmap = simulate_trace(trace, chip, sparse=sparse, context=p.context,
                                    job=OptMapConfig(kv_placement=p.kv_placement,
@@ -88,7 +91,8 @@ def run_point(p: ContextPoint) -> dict:
         from simulator.mappings.rwkv_block import SUB_BLOCKS
         from workloads.rwkv_synthetic import synthetic_rwkv_trace
 
-        trace = synthetic_rwkv_trace("3B", f"published-3b-{p.mode}", n_tokens=1, seed=p.seed)
+        trace = synthetic_rwkv_trace(p.rwkv_size, f"published-3b-{p.mode}", n_tokens=1,
+                                     seed=p.seed)
         run, _ = simulate_trace(trace, chip, sparse=sparse)
         extra = {"kv_cache_bytes": 0, "kv_streamed": False, "attention_cores": 0}
     block = summary(run, breakdown(run, p.mode), SUB_BLOCKS)["block"]

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import ScalarFormatter
 
 from simulator.plots.style import new_figure, si_scale
 
@@ -34,13 +35,15 @@ def context_figure(rows: Sequence[dict], title: str | None = None) -> Figure:
                 pts = sorted((r["context"], r[key]) for r in rows
                              if r["model"] == model and r["mode"] == mode)
                 if pts:
-                    ax.plot([p[0] for p in pts], [p[1] / scale for p in pts], style,
+                    ax.plot([p[0] for p in pts], [p[1] * scale for p in pts], style,
                             color=_COLORS[model], marker="o" if model == "opt" else None,
                             markersize=3, label=f"{_NAMES[model]}, {mode}")
         if streamed:
             ax.axvspan(streamed[0] / 1.2, max(r["context"] for r in rows) * 1.2,
                        color=STREAMED_COLOR, zorder=0)
         ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("context length L (tokens attended to)")
         ax.set_ylabel(f"{label} ({prefix})")
         ax.grid(True, which="major", alpha=0.3)
@@ -48,7 +51,7 @@ def context_figure(rows: Sequence[dict], title: str | None = None) -> Figure:
     if streamed:
         handles.append(Patch(color=STREAMED_COLOR, label="OPT KV cache streamed off-chip"))
         labels.append("OPT KV cache streamed off-chip")
-    axes[0].legend(handles, labels, fontsize=7, loc="upper left")
+    axes[0].legend(handles, labels, fontsize=7, loc="lower left")
     chip = rows[0].get("chip", "")
     fig.suptitle(title or f"Cost per token against context on {chip} (synthetic traces at the "
                  "published sizes and profiles)", fontsize=10)

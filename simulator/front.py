@@ -16,11 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from simulator.chips.registry import Chip
-    from simulator.results import EgruSweepResult, RwkvTokenResult
+    from simulator.results import (
+        ContextSweepResult,
+        EgruSweepResult,
+        OptTokenResult,
+        RwkvTokenResult,
+    )
     from workloads.trace import Trace
 
-__all__ = ["EgruWorkload", "RwkvWorkload", "chip", "chips", "dvs_gesture", "egru_sweep", "load",
-           "rwkv_token", "validate", "workload"]
+__all__ = ["EgruWorkload", "OptWorkload", "RwkvWorkload", "chip", "chips", "context_sweep",
+           "dvs_gesture", "egru_sweep", "load", "opt_token", "rwkv_token", "validate",
+           "workload"]
 
 
 # -- chips --------------------------------------------------------------------------------------
@@ -110,13 +116,31 @@ class EgruWorkload:
         return self._loaded[0]
 
 
+@dataclass(frozen=True)
+class OptWorkload:
+    """The dense and sparse OPT traces one opt-token run compares."""
+
+    dense: Trace
+    sparse: Trace
+    seed: int | None = None  # the seed that drew a synthetic trace
+    tokens: int | None = None
+
+    def __repr__(self) -> str:
+        return f"OptWorkload({self.sparse.label!r}, {self.sparse.meta.n_steps} tokens)"
+
+
 def workload(kind: str | Path = "rwkv", *, model: str | None = None,
              trace: str | Path | None = None, dense_trace: str | Path | None = None,
              tokens: int | None = None, block: int | None = None, steps: int | None = None,
              seed: int = 0, thresholds: str | Path | None = None, tokenizer: str | None = None,
-             text_file: str | Path | None = None) -> RwkvWorkload | EgruWorkload:
-    """A workload: ``"rwkv"`` or ``"egru"``, or a saved trace file (``.npz`` from ``nmsim
-    trace ...``; its kind is read from the file).
+             text_file: str | Path | None = None, profile: str | None = None
+             ) -> RwkvWorkload | EgruWorkload | OptWorkload:
+    """A workload: ``"rwkv"``, ``"egru"`` or ``"opt"``, or a saved trace file (``.npz`` from
+    ``nmsim trace ...``; its kind is read from the file).
+
+    OPT, as ``nmsim opt-token`` reads it: ``model=None`` (a synthetic 2.7B layer), a size
+    (``"125M"``, ``"1.3B"``, ``"2.7B"``), ``"tiny"`` (the shipped tiny OPT; needs torch), or
+    ``trace=`` files; ``profile`` the sparse run's published profile, ``tokens``, ``seed``.
 
     RWKV, as ``nmsim rwkv-token`` reads it: ``model=None`` (a synthetic 3B block),
     a size (``"169M"``, ``"430M"``, ``"1.5B"``, ``"3B"``: synthetic, the published profile),
@@ -126,14 +150,26 @@ def workload(kind: str | Path = "rwkv", *, model: str | None = None,
 
     EGRU, as ``nmsim egru-sweep`` reads it: ``model="paper"`` (synthetic, the paper's size),
     ``"tiny"``, a checkpoint path, or ``trace=`` a file; ``steps`` timesteps, ``seed``."""
-    if str(kind) not in ("rwkv", "egru"):
+    if str(kind) not in ("rwkv", "egru", "opt"):
         from workloads.trace import Trace
 
         if trace is not None:
             raise ValueError("give a trace file as the kind or as trace=, not both")
         trace, kind = kind, Trace.load(kind).meta.kind
-        if kind not in ("rwkv", "egru"):
-            raise ValueError(f"{trace}: a trace of kind {kind!r}; nmsim runs rwkv and egru")
+        if kind not in ("rwkv", "egru", "opt"):
+            raise ValueError(f"{trace}: a trace of kind {kind!r}; nmsim runs rwkv, egru and "
+                             "opt")
+    if kind == "opt":
+        from workloads.opt_inputs import load_traces as load_opt
+
+        if block or steps or thresholds or tokenizer or text_file:
+            raise ValueError("an OPT workload takes model=, trace=, dense_trace=, profile=, "
+                             "tokens= and seed=")
+        dense, sparse = load_opt(model=model, trace=trace, dense_trace=dense_trace,
+                                 profile=profile, tokens=tokens, seed=seed)
+        return OptWorkload(dense, sparse, seed if sparse.meta.synthetic else None, tokens)
+    if profile is not None:
+        raise ValueError("profile= is for an OPT workload")
     if kind == "egru":
         from simulator.jobs.egru_sweep import DEFAULT_STEPS
 
@@ -221,6 +257,50 @@ def egru_sweep(work: EgruWorkload | None = None, chip: Chip | str | Path | None 
     return EgruSweepResult(rows=rows, failed=done.failed)
 
 
+def opt_token(work: OptWorkload | None = None, chip: Chip | str | Path | None = None, *,
+              context: int = 1024, kv_placement: str = "auto", kv_cores_per_head: int = 4,
+              kv_chunk_bytes: int = 4096, tokens: int | None = None, layer: int | None = None,
+              workers: int = 1) -> OptTokenResult:
+    """One token through one OPT decoder layer at ``context``, dense vs sparse (``nmsim
+    opt-token``): a :class:`simulator.results.OptTokenResult`. ``work`` defaults to the
+    synthetic 2.7B layer, ``chip`` to SENECA."""
+    from simulator.jobs.opt_token import opt_token as job
+    from simulator.mappings.opt_layer import OptMapConfig
+
+    work = work or workload("opt")
+    if not isinstance(work, OptWorkload):
+        raise TypeError(f"opt_token needs an OPT workload, got {type(work).__name__}")
+    if chip is None or isinstance(chip, str | Path):
+        chip = globals()["chip"](chip or "seneca")
+    return job(work.dense, work.sparse, chip, context=context, tokens=tokens or work.tokens,
+               layer=layer, job=OptMapConfig(kv_placement=kv_placement,
+                                             kv_cores_per_head=kv_cores_per_head,
+                                             kv_chunk_bytes=kv_chunk_bytes),
+               workers=workers, seed=work.seed)
+
+
+def context_sweep(contexts: Sequence[int] | str = (1, 16, 64, 256, 512, 1024, 2048, 3072, 4096),
+                  chip: Chip | str | Path | None = None, *, opt_model: str = "2.7B",
+                  rwkv_model: str = "3B", profile: str = "published-2.7b-1.0005",
+                  kv_placement: str = "auto", kv_cores_per_head: int = 4, seed: int = 0,
+                  out: str | Path | None = None, workers: int | None = 0,
+                  progress: bool = False) -> ContextSweepResult:
+    """Energy and latency per token against context L, OPT layer vs RWKV block (``nmsim
+    context-sweep``): a :class:`simulator.results.ContextSweepResult`; ``out`` keeps every
+    finished point (rerun to resume)."""
+    from simulator.jobs import context_sweep as job
+
+    if isinstance(contexts, str):
+        from simulator.argtypes import parse_contexts
+
+        contexts = parse_contexts(contexts)
+    where, sets, options = _chip_args(chip, "seneca")
+    specs = job.points(list(contexts), chip=where, chip_set=sets, options=options,
+                       kv_placement=kv_placement, kv_cores_per_head=kv_cores_per_head,
+                       profile=profile, opt_size=opt_model, rwkv_size=rwkv_model, seed=seed)
+    return job.context_sweep(specs, out, workers=workers, progress=progress)
+
+
 def validate(target: str = "rwkv", *, tokens: int | None = None, steps: int | None = None,
              traces: tuple[Trace, Trace] | RwkvWorkload | None = None,
              grid: tuple[Sequence[float], Sequence[float]] | None = None,
@@ -244,7 +324,13 @@ def validate(target: str = "rwkv", *, tokens: int | None = None, steps: int | No
             kwargs["grid"] = grid
         return v.validate_egru(progress=progress, workers=workers, resimulate=resimulate,
                                **kwargs)
-    raise ValueError(f"validate: unknown target {target!r}; choose 'rwkv' or 'egru'")
+    if target in ("dvs", "opt"):
+        from simulator.validation import knunyants2025_opt, nazeer2024_dvs
+
+        return (nazeer2024_dvs.validate_dvs() if target == "dvs"
+                else knunyants2025_opt.validate_opt())
+    raise ValueError(f"validate: unknown target {target!r}; choose 'rwkv', 'egru', 'dvs' or "
+                     "'opt'")
 
 
 def dvs_gesture(pes: int = 128, chip: Chip | str | Path | None = None, *, frames: int = 20,
@@ -265,18 +351,18 @@ def dvs_gesture(pes: int = 128, chip: Chip | str | Path | None = None, *, frames
 # -- results on disk ----------------------------------------------------------------------------
 def load(path: str | Path) -> Any:
     """A result saved by ``result.save(dir)`` or written by the CLI's ``--out``: a folder
-    (or the file itself) holding ``result.json`` (rwkv-token), ``sweep.json`` (egru-sweep),
-    or ``rwkv.json`` / ``egru.json`` (validate)."""
+    (or the file itself) holding ``result.json`` (rwkv-token, opt-token), ``sweep.json``
+    (egru-sweep, context-sweep), or ``rwkv.json`` / ``egru.json`` / ``opt.json`` (validate)."""
     from simulator.results import load_result
 
     path = Path(path)
     if path.is_dir():
-        names = [n for n in ("result.json", "sweep.json", "dvs.json", "rwkv.json", "egru.json")
-                 if (path / n).is_file()]
+        names = [n for n in ("result.json", "sweep.json", "dvs.json", "rwkv.json", "egru.json",
+                             "opt.json") if (path / n).is_file()]
         if len(names) != 1:
             raise FileNotFoundError(
                 f"{path}: expected one of result.json, sweep.json, dvs.json, rwkv.json, "
-                "egru.json"
+                "egru.json, opt.json"
                 + (f"; found {', '.join(names)}: give the file" if names else ""))
         path = path / names[0]
     return load_result(path, json.loads(path.read_text()))

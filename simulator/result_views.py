@@ -391,3 +391,50 @@ class ValidationViews:
             from simulator.plots.validation_egru import sensitivity_figure as make
         return _figure(make(self), path)
 
+
+
+
+# -- context-sweep ------------------------------------------------------------------------------
+class ContextSweepViews:
+    """Views of a :class:`~simulator.results.ContextSweepResult`."""
+
+    def table(self) -> list[dict]:
+        """Tidy rows, one per model, mode and L (the RWKV block's repeated at every L; its
+        cost does not depend on L), every column of sweep.csv but the key."""
+        from simulator.jobs.context_sweep import broadcast
+
+        return [{k: v for k, v in r.items() if k != "key"}
+                for r in broadcast([r.model_dump() for r in self.rows])]
+
+    def to_frame(self) -> Any:
+        """:meth:`table` as a pandas DataFrame."""
+        return to_frame(self.table())
+
+    def plot(self, path: str | Path | None = None, **kwargs: Any) -> Any:
+        """The figure ``nmsim context-sweep --out`` writes (energy and latency per token
+        against L); saved to ``path`` if given. Returns the matplotlib Figure."""
+        from simulator.plots.context_sweep import context_figure
+
+        return _figure(context_figure(self.table(), **kwargs), path)
+
+    def save(self, out: str | Path) -> Path:
+        """``sweep.json``, ``sweep.csv``, ``sweep.parquet`` and the figure in ``out`` (as
+        ``context-sweep --out``)."""
+        from simulator.jobs.context_sweep import _order
+        from simulator.sweep import write_rows
+
+        write_rows(Path(out), [r.model_dump() for r in self.rows], _order)
+        for ext in (".png", ".svg"):
+            self.plot(Path(out) / f"context{ext}")
+        return Path(out)
+
+    def __repr__(self) -> str:
+        from simulator.jobs.context_sweep import format_table
+
+        return (f"<{type(self).__name__}: {len(self.rows)} points\n"
+                + format_table([r.model_dump() for r in self.rows]) + ">")
+
+    def __str__(self) -> str:
+        from simulator.jobs.context_sweep import format_table
+
+        return format_table([r.model_dump() for r in self.rows])

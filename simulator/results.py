@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulator.ledger import Category
 from simulator.result_views import (
+    ContextSweepViews,
     DvsGestureViews,
     EgruSweepViews,
     OptTokenViews,
@@ -212,6 +213,40 @@ class OptTokenResult(OptTokenViews, _TokenResult):
     provenance: OptProvenance
 
 
+# -- context-sweep ------------------------------------------------------------------------------
+class ContextRow(_Model):
+    """One point of ``nmsim context-sweep``: one token through the OPT layer at ``context``,
+    or through the RWKV block (``context`` None: it does not depend on L), per token."""
+
+    key: str
+    model: str  # opt | rwkv
+    workload: str
+    mode: str
+    context: int | None
+    energy_j: float
+    latency_s: float
+    computation_j: float
+    memory_j: float
+    communication_j: float
+    control_j: float
+    static_j: float
+    cores: int
+    kv_cache_bytes: int
+    kv_streamed: bool
+    attention_cores: int
+    chip: str
+    chip_sha256: str
+    trace: str
+    nmsim_version: str
+
+
+class ContextSweepResult(ContextSweepViews, _Model):
+    """``nmsim context-sweep``: its points (``table()`` repeats the RWKV ones at every L)."""
+
+    rows: list[ContextRow]
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
 # -- egru-sweep ---------------------------------------------------------------------------------
 class SweepRow(_Model):
     """One point of ``nmsim egru-sweep``: its inputs, memory fit, latency and energy per
@@ -277,9 +312,18 @@ class EgruSweepResult(EgruSweepViews, _Model):
 
 def load_result(path: str | Path, data: Any) -> Any:
     """The typed result of a file's JSON ``data``, told by the file's name: ``result.json``
-    (rwkv-token), ``sweep.json`` (egru-sweep), ``dvs.json`` (dvs-gesture: a list, one result
-    per core count), ``rwkv.json`` or ``egru.json`` (validate)."""
+    (rwkv-token or opt-token), ``sweep.json`` (egru-sweep or context-sweep), ``dvs.json``
+    (dvs-gesture: a list, one result per core count), ``rwkv.json``, ``egru.json`` or
+    ``opt.json`` (validate)."""
     name = Path(path).name
+    if name == "sweep.json" and data and isinstance(data[0], dict) and "context" in data[0]:
+        return ContextSweepResult(rows=data)
+    if name == "opt.json":
+        from simulator.validation.knunyants2025_opt import OptProfileValidation
+
+        return OptProfileValidation.model_validate(data)
+    if name == "result.json" and "context" in (data.get("provenance") or {}):
+        return OptTokenResult.model_validate(data)
     if name == "dvs.json":
         return [DvsGestureResult.model_validate(r) for r in data]
     if name == "sweep.json":

@@ -8,7 +8,8 @@ print(result)                                                  # the figures, in
 result.to_frame()                                              # a tidy pandas DataFrame
 ```
 
-``chip``, ``workload``, ``rwkv_token``, ``egru_sweep``, ``validate`` and ``load`` return the
+``chip``, ``workload``, ``rwkv_token``, ``opt_token``, ``egru_sweep``, ``context_sweep``,
+``dvs_gesture``, ``validate`` and ``load`` return the
 typed results of :mod:`simulator.results` (pydantic models with ``table()``, ``to_frame()``,
 ``plot()``, ``save(dir)``). The functions live in :mod:`simulator.front`, outside this
 folder, so that each has one module (and its classes one identity) whichever name imports
@@ -30,16 +31,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["__version__", "chip", "chips", "dvs_gesture", "egru_sweep", "load", "rwkv_token",
-           "validate", "workload"]
+__all__ = ["__version__", "chip", "chips", "context_sweep", "dvs_gesture", "egru_sweep", "load",
+           "opt_token", "rwkv_token", "validate", "workload"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ does it lazily
     from simulator.front import (  # noqa: F401
         chip,
         chips,
+        context_sweep,
         dvs_gesture,
         egru_sweep,
         load,
+        opt_token,
         rwkv_token,
         validate,
         workload,

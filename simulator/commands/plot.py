@@ -18,8 +18,10 @@ if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not for --he
 
 def register(cli) -> None:
     p = cli.add("breakdown", group="plot",
-                help="per-operation energy (or latency) breakdown of an rwkv-token result.json")
-    p.add_argument("result", metavar="RESULT.json", help="written by `nmsim rwkv-token --out`")
+                help="per-operation energy (or latency) breakdown of an rwkv-token or opt-token "
+                "result.json")
+    p.add_argument("result", metavar="RESULT.json", help="written by `nmsim rwkv-token --out` "
+                   "or `nmsim opt-token --out`")
     _output(p)
     p.add_argument("--metric", choices=("energy", "latency"), default="energy")
     p.add_argument("--percent", action="store_true", help="each bar as shares of its total")
@@ -46,10 +48,12 @@ def register(cli) -> None:
 
     p = cli.add("critical-path", group="plot",
                 help="the chain of dependent events that sets a sub-block's latency, over time "
-                "(first token of the sparse run of an rwkv-token result.json)")
-    p.add_argument("result", metavar="RESULT.json", help="written by `nmsim rwkv-token --out`")
+                "(first token of the sparse run of an rwkv-token or opt-token result.json)")
+    p.add_argument("result", metavar="RESULT.json", help="written by `nmsim rwkv-token --out` "
+                   "or `nmsim opt-token --out`")
     _output(p)
-    p.add_argument("--sub-block", choices=("time_mix", "channel_mix"), default="time_mix")
+    p.add_argument("--sub-block", choices=("time_mix", "channel_mix", "attention", "mlp"),
+                   default=None, help="default: the block's first (time_mix, attention)")
     p.set_defaults(func=_critical_path)
 
     p = cli.add("dvs-breakdown", group="plot",
@@ -89,8 +93,12 @@ def _dvs_breakdown(args: argparse.Namespace) -> int:
 def _critical_path(args: argparse.Namespace) -> int:
     from simulator.plots import load_result, result_critical_path_figure
 
-    return _write(args, lambda: result_critical_path_figure(
-        load_result(args.result), args.sub_block, args.result))
+    def make():
+        result = load_result(args.result)
+        return result_critical_path_figure(result, args.sub_block or next(iter(result["dense"])),
+                                           args.result)
+
+    return _write(args, make)
 
 
 def _positive(text: str) -> int:

@@ -19,13 +19,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.chips.registry import Chip, load_chip
 from simulator.jobs.egru_sweep import chip_digest
 from simulator.jobs.token_runs import breakdown, summary
 from simulator.results import CATEGORIES, nmsim_version
 from simulator.sweep import SweepResult
+
+if TYPE_CHECKING:
+    from simulator.results import ContextSweepResult
 from simulator.sweep import run_sweep as _run_sweep
 
 #: default context lengths (tokens attended to, the new one included)
@@ -115,6 +118,15 @@ def run_sweep(specs: Sequence[ContextPoint], out: str | Path | None = None, *,
     """The points through the generic runner (resumable, each point written at once)."""
     return _run_sweep(specs, run_point, out, order=_order, client=client, workers=workers,
                       progress=progress, desc="context-sweep", force=force)
+
+
+def context_sweep(specs: Sequence[ContextPoint], out: str | Path | None = None, *,
+                  workers: int | None = None, progress: bool = True) -> ContextSweepResult:
+    """:func:`run_sweep` as a typed result (``nmsim.context_sweep``)."""
+    from simulator.results import ContextSweepResult
+
+    done = run_sweep(specs, out, workers=workers, progress=progress)
+    return ContextSweepResult(rows=done.rows, failed=done.failed)
 
 
 def broadcast(rows: Sequence[dict]) -> list[dict]:

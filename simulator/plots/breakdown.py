@@ -1,4 +1,5 @@
-"""Where one RWKV token's energy (or latency) goes: by category per sub-block, and by operation.
+"""Where one token's energy (or latency) goes, through an RWKV block or an OPT layer: by
+category per sub-block, and by operation.
 
 Left panel: stacked bars per sub-block (or per site, i.e. linear layer), dense next to sparse,
 stacked by category, with the dense/sparse ratio over each pair. Right panel: the top-k
@@ -19,11 +20,12 @@ from matplotlib.patches import Patch
 
 from simulator.plots.inputs import (
     MODES,
-    SUB_BLOCKS,
     PlotInputError,
+    block_name,
     breakdown_rows,
     check_result,
     provenance_line,
+    sub_blocks,
 )
 from simulator.plots.style import CATEGORIES, CATEGORY_COLORS, OTHER_COLOR, new_figure, si_scale
 
@@ -31,7 +33,8 @@ Metric = Literal["energy", "latency"]
 GroupBy = Literal["sub_block", "site"]
 
 DENSE_HATCH = "///"
-SUB_BLOCK_LABELS = {"time_mix": "Time-Mix", "channel_mix": "Channel-Mix", "block": "whole block"}
+SUB_BLOCK_LABELS = {"time_mix": "Time-Mix", "channel_mix": "Channel-Mix", "attention": "Attention",
+                    "mlp": "MLP", "block": "whole block"}
 _WIDTH = 0.38
 
 
@@ -47,7 +50,7 @@ def category_table(result: Mapping, metric: Metric = "energy", by: GroupBy = "su
         key = "energy_j" if metric == "energy" else "latency_s"
         return {
             sub: {m: {c: float(result[m][sub][c][key]) for c in CATEGORIES} for m in MODES}
-            for sub in SUB_BLOCKS
+            for sub in sub_blocks(result)
         }
     if by != "site":
         raise ValueError(f"group by 'sub_block' or 'site', not {by!r}")
@@ -101,7 +104,7 @@ def breakdown_figure(
     ops = operation_table(result, metric, top)
     _operation_panel(right, ops, metric, percent)
     what = "energy" if metric == "energy" else "latency"
-    title = f"One RWKV block, one token: {what} by category and by operation"
+    title = f"{block_name(result)}, one token: {what} by category and by operation"
     sub = provenance_line(result)
     fig.suptitle(title + (f"\n{sub}" if sub else ""), fontsize=12)
     handles = [Patch(facecolor=CATEGORY_COLORS[c], label=c) for c in CATEGORIES]

@@ -15,7 +15,7 @@ from matplotlib.ticker import ScalarFormatter
 from simulator.plots.style import new_figure, si_scale
 
 _COLORS = {"opt": "#C0504D", "rwkv": "#4F81BD"}
-_NAMES = {"opt": "OPT-2.7B layer", "rwkv": "RWKV-4 3B block"}
+_WHAT = {"opt": "layer", "rwkv": "block"}
 STREAMED_COLOR = "#FCE9D9"
 
 
@@ -27,6 +27,7 @@ def context_figure(rows: Sequence[dict], title: str | None = None) -> Figure:
     fig = new_figure(10.0, 4.2)
     axes = fig.subplots(1, 2)
     streamed = sorted({r["context"] for r in rows if r["model"] == "opt" and r["kv_streamed"]})
+    names = {r["model"]: f"{r['workload']} {_WHAT[r['model']]}" for r in rows}
     for ax, key, unit, label in ((axes[0], "energy_j", "J", "energy per token"),
                                  (axes[1], "latency_s", "s", "latency per token")):
         scale, prefix = si_scale([r[key] for r in rows], unit)
@@ -37,7 +38,7 @@ def context_figure(rows: Sequence[dict], title: str | None = None) -> Figure:
                 if pts:
                     ax.plot([p[0] for p in pts], [p[1] * scale for p in pts], style,
                             color=_COLORS[model], marker="o" if model == "opt" else None,
-                            markersize=3, label=f"{_NAMES[model]}, {mode}")
+                            markersize=3, label=f"{names[model]}, {mode}")
         if streamed:
             ax.axvspan(streamed[0] / 1.2, max(r["context"] for r in rows) * 1.2,
                        color=STREAMED_COLOR, zorder=0)
@@ -53,6 +54,6 @@ def context_figure(rows: Sequence[dict], title: str | None = None) -> Figure:
         labels.append("OPT KV cache streamed off-chip")
     axes[0].legend(handles, labels, fontsize=7, loc="lower left")
     chip = rows[0].get("chip", "")
-    fig.suptitle(title or f"Cost per token against context on {chip} (synthetic traces at the "
-                 "published sizes and profiles)", fontsize=10)
+    fig.suptitle(title or f"Cost per token against context on {chip} (synthetic traces with "
+                 "the published sparsity profiles)", fontsize=10)
     return fig

@@ -107,7 +107,7 @@ def plot_critical_path(segments: Sequence[Segment], path: str | Path,
 
 def result_critical_path_figure(result: Mapping[str, Any], sub_block: str,
                                 source: str | Path | None = None) -> Figure:
-    """The critical path of ``sub_block`` in an rwkv-token result (its ``critical_chain``: the
+    """The critical path of ``sub_block`` in a per-token result (its ``critical_chain``: the
     first token of the sparse run), as :func:`critical_path_figure` draws it."""
     from simulator.plots.inputs import PlotInputError, check_result
 
@@ -116,7 +116,8 @@ def result_critical_path_figure(result: Mapping[str, Any], sub_block: str,
     chain = [s for s in result.get("critical_chain", ()) if s["sub_block"] == sub_block]
     if not chain:
         raise PlotInputError(f"{source or 'the result'}: no critical path of {sub_block} (the "
-                             "result predates critical paths; run nmsim rwkv-token again)")
+                             "result predates critical paths, or the block has no such "
+                             "sub-block)")
     segments = [Segment(s["component"], s["kind"], s["label"], round(s["start_s"] * hz),
                         round(s["end_s"] * hz), {c: v * hz for c, v in s["categories"].items()},
                         (), s["step"]) for s in chain]

@@ -19,9 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from simulator.errors import UserError
-from simulator.results import MODES, SUMMARY_KEYS, RwkvTokenResult
+from simulator.results import MODES, OptTokenResult, RwkvTokenResult
 
-SUB_BLOCKS = SUMMARY_KEYS
 #: the columns of :class:`SweepRow` that every sweep plot needs
 SWEEP_KEYS: tuple[str, ...] = (
     "pes", "strategy", "fits", "max_pe_bytes", "overflow_bytes", "latency_s", "energy_j",
@@ -58,17 +57,30 @@ def _read_json(path: str | Path) -> Any:
 
 # -- RWKV result ------------------------------------------------------------------------------
 def check_result(result: Any, source: str | Path | None = None) -> dict:
-    """Validate an ``rwkv-token`` result (a :class:`RwkvTokenResult` or its JSON as a dict)
-    and return it as a dict."""
+    """Validate a per-token result (``rwkv-token``'s :class:`RwkvTokenResult`, ``opt-token``'s
+    :class:`OptTokenResult`, or either's JSON as a dict) and return it as a dict."""
     if isinstance(result, BaseModel):
         return result.model_dump()
+    opt = isinstance(result, Mapping) and "context" in (result.get("provenance") or {})
     try:
-        return RwkvTokenResult.model_validate(result).model_dump()
+        return (OptTokenResult if opt else RwkvTokenResult).model_validate(result).model_dump()
     except ValidationError as e:
         problems = "; ".join(
             (f"field '{'.'.join(str(p) for p in err['loc'])}': " if err["loc"] else "")
             + err["msg"] for err in e.errors()[:5])
-        raise PlotInputError(f"{_where(source)}not an rwkv-token result: {problems}") from None
+        kind = "an opt-token" if opt else "an rwkv-token"
+        raise PlotInputError(f"{_where(source)}not {kind} result: {problems}") from None
+
+
+def sub_blocks(result: Mapping) -> list[str]:
+    """The summary's keys in order: the sub-blocks, then ``block``."""
+    return list(check_result(result)["dense"])
+
+
+def block_name(result: Mapping) -> str:
+    """What one token went through, for a title."""
+    return ("One OPT decoder layer" if "context" in check_result(result)["provenance"]
+            else "One RWKV block")
 
 
 def load_result(path: str | Path) -> dict:

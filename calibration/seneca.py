@@ -11,7 +11,9 @@ with the dotted path of the offending entry:
   and every element-wise op of the cost-model protocol is present;
 - number formats pack whole weights and partial sums into an NPE word;
 - the NoC (the shared :class:`~calibration.specs.NocSpec` plus the mesh and the host port)
-  gives both mesh sizes or neither, and its host port lies on the mesh.
+  gives both mesh sizes or neither, and its host port lies on the mesh;
+- the shared memory's ``technology`` names one of its ``technologies`` rows, and a shared
+  memory comes with the cores' ``dma`` (the only way to reach it).
 
 :class:`SenecaOptions` holds the choices that are not hardware facts but decide the energy per
 MAC (weight precision, words per weight load, where partial sums live); see
@@ -167,8 +169,55 @@ class SenecaNoc(NocSpec):
         return self
 
 
+class SharedMemoryTechnology(_Strict):
+    """One row of [Mem]'s technology table for the shared memory outside the cores, plus the
+    interface SENECA does not publish (channels, bandwidth)."""
+
+    capacity: Positive = Field(description="bytes (not checked by the simulator)")
+    read_energy_per_bit: NonNegative = Field(
+        description="per bit moved (pJ); writes are charged the same")
+    latency: NonNegative = Field(description="access latency before data flows (s)")
+    static_power: NonNegative = Field(description="W")
+    channels: Positive = Field(description="independent channels the cores' DMAs share")
+    bandwidth: Positive = Field(description="bytes per second, all channels")
+
+
+class SharedMemory(_Strict):
+    """The optional shared memory outside the cores: the chosen row of ``technologies``."""
+
+    technology: str = Field(min_length=1, description="a key of ``technologies``")
+    technology_source: str = Field(min_length=3)
+    technologies: dict[str, SharedMemoryTechnology]
+
+    @model_validator(mode="after")
+    def _known(self) -> SharedMemory:
+        if self.technology not in self.technologies:
+            raise ValueError(f"shared_memory.technology: {self.technology!r} is not one of "
+                             f"{sorted(self.technologies)}")
+        return self
+
+    @property
+    def selected(self) -> SharedMemoryTechnology:
+        return self.technologies[self.technology]
+
+
+class SenecaDma(_Strict):
+    """A core's DMA engine. Unlike :class:`~calibration.specs.DmaSpec` its rate is per core
+    cycle (a data-memory word per cycle), so it follows ``core.clock``."""
+
+    setup_cycles: NonNegative = Field(description="cycles before data moves")
+    bytes_per_cycle: Positive
+    burst_bytes: Positive
+    energy_per_byte: NonNegative = Field(description="the engine's own energy per byte (pJ)")
+    setup_instructions: NonNegative = Field(
+        description="RISC-V instructions that write one descriptor")
+    setup_register_writes: NonNegative = Field(
+        description="descriptor stores among them (each stalls as a data access)")
+
+
 class SenecaConfig(_Strict):
-    """The whole SENECA cost table."""
+    """The whole SENECA cost table (``shared_memory`` and ``dma`` optional: without them the
+    cores reach no memory outside themselves)."""
 
     kind: Literal["seneca"] = Field("seneca", description="the chip model this describes")
     core: Core
@@ -181,9 +230,13 @@ class SenecaConfig(_Strict):
     sram: SramTechnology
     register_file: RegisterFile
     noc: SenecaNoc
+    shared_memory: SharedMemory | None = None
+    dma: SenecaDma | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> SenecaConfig:
+        if self.shared_memory is not None and self.dma is None:
+            raise ValueError("dma: a shared_memory is reached only by the cores' DMA; give dma")
         lanes = self.core.npes.value
         for name, ins in self.npe.instructions.items():
             mem = ins.memory.value if ins.memory is not None else 0.0

@@ -3,9 +3,10 @@
 Each core has a banked data memory (:class:`~simulator.components.Sram`) and a program
 memory of ``program_capacity`` bytes; ``reserve_bytes`` of data memory are kept back for the
 runtime (stack, event queues). Cores sit on the mesh row by row with dimension-order routing;
-input from outside the chip enters at the ``host_node`` router. A new chip of this shape needs
-only its cost model and the numbers for :func:`build_mesh` (``docs/architecture.md``, "add a
-chip").
+input from outside the chip enters at the ``host_node`` router. Optionally (``dram`` and
+``dma``) every core has a DMA engine and the system one memory outside the cores that all of
+them share (``dram_of``; SENECA's shared HBM or STT-MRAM). A new chip of this shape needs only
+its cost model and the numbers for :func:`build_mesh` (``docs/architecture.md``, "add a chip").
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from simulator.chips.work import CoreCostModel
 from simulator.components import (
     Core,
     CoreConfig,
+    Dma,
+    DmaConfig,
     Dram,
+    DramConfig,
     Noc,
     NocConfig,
     Sram,
@@ -36,6 +40,8 @@ from simulator.timeline import Timeline
 RESERVED_REGION = "reserved"
 #: NoC endpoint of the host interface
 HOST = "host"
+#: component name of the memory outside the cores that they all share
+SHARED_MEMORY = "shared_mem"
 
 
 def core_name(i: int) -> str:
@@ -60,10 +66,17 @@ class MeshSystem:
     program_capacity: int
     reserve_bytes: int
     word_bytes: int
+    #: the memory outside the cores they all share, by DMA (``None``: not modelled)
+    shared_memory: Dram | None = None
 
     @property
     def networks(self) -> list[Noc]:
         return [self.noc]
+
+    @property
+    def has_host_port(self) -> bool:
+        """Input from outside the chip enters at the host node's router."""
+        return True
 
     @property
     def board(self) -> None:
@@ -102,7 +115,7 @@ class MeshSystem:
         return fit
 
     def dram_of(self, core: int) -> Dram | None:
-        return None
+        return self.shared_memory
 
     def chip_of(self, core: int) -> int:
         return 0
@@ -120,11 +133,14 @@ def build_mesh(
     core: CoreConfig,
     program_capacity: int,
     reserve_bytes: int,
+    dram: DramConfig | None = None,
+    dma: DmaConfig | None = None,
     timeline: Timeline | None = None,
     record_deliveries: bool = False,
 ) -> MeshSystem:
     """``n_cores`` cores on a ``mesh`` (columns, rows; ``None``: near-square) in a fresh
-    :class:`Engine` at the cost model's clock."""
+    :class:`Engine` at the cost model's clock; with ``dma`` each core has a DMA engine, with
+    ``dram`` the system one shared memory (component ``shared_mem``) that they reach."""
     if n_cores < 0:
         raise ValueError(f"n_cores must be >= 0, got {n_cores}")
     handlers = list(handler) if isinstance(handler, Sequence) else [handler] * n_cores
@@ -139,13 +155,16 @@ def build_mesh(
     if host not in net.graph:
         raise ValueError(f"host port {host} is outside the {cols} x {rows} mesh")
     net.attach(HOST, host, _host_receives)
+    shared = Dram(engine, SHARED_MEMORY, dram) if dram is not None else None
     cores = []
     for i in range(n_cores):
         name = core_name(i)
         memory = Sram(engine, f"{name}.data_mem", sram)
-        cores.append(Core(engine, name, core, handlers[i], net, (i % cols, i // cols), memory))
+        engine_dma = Dma(engine, f"{name}.dma", dma, memory) if dma is not None else None
+        cores.append(Core(engine, name, core, handlers[i], net, (i % cols, i // cols), memory,
+                          engine_dma))
     return MeshSystem(engine, cost, cores, net, program_capacity, reserve_bytes,
-                      sram.word_bytes)
+                      sram.word_bytes, shared)
 
 
 def _host_receives(packet: Any) -> None:

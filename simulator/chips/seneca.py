@@ -44,12 +44,16 @@ Table 8's 2 pJ per 32-bit event, per hop and per bit.
 
     system = build_seneca(n_cores, handler)          # a MeshSystem (simulator/chips/mesh.py)
     system.engine                    # Engine at the core clock (time unit: one core cycle)
-    system.cores[i]                  # Core "core{i}" with .sram (data memory) and .noc
+    system.cores[i]                  # Core "core{i}" with .sram (data memory), .dma and .noc
     system.cost                      # SenecaCost: Work of one action on one core
     system.send(i, [j, k], payload_bits=16, data=...)   # unicast/multicast on the mesh
     system.load(i, 0, {"weights": ...})                 # memory check + allocation
 
-Input from outside the chip (no DRAM is modelled) enters the mesh at ``noc.host_port``.
+Input from outside the chip enters the mesh at ``noc.host_port``. The optional shared memory
+outside the cores (``shared_memory``: HBM by default, or STT-MRAM) is one
+:class:`~simulator.components.Dram` that every core reaches through its
+:class:`~simulator.components.Dma` (``dma``): ``system.dram_of(i)``. ``dma_setup()`` is the
+RISC-V writing one descriptor.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ from simulator.chips.mesh import MeshSystem, build_mesh, near_square
 from simulator.chips.registry import ChipSpec
 from simulator.chips.specs import noc_config
 from simulator.chips.work import Charge, Work
-from simulator.components import CoreConfig, SramConfig
+from simulator.components import CoreConfig, DmaConfig, DramConfig, SramConfig
 from simulator.components.core import Handler
 from simulator.ledger import Category
 from simulator.timeline import Timeline
@@ -136,6 +140,7 @@ class SenecaCost:
         self._csr: dict[int, Work] = {}
         self._ew: dict[tuple[str, int], Work] = {}
         self._receive: Work | None = None
+        self._dma_setup: Work | None = None
 
     # -- primitives ---------------------------------------------------------------------------
     def _npe_charges(self, mix: Mapping[str, float], n: float, per_lane: float) -> list[Charge]:
@@ -229,6 +234,24 @@ class SenecaCost:
                                       acc * r.data_access_energy.value))
             self._receive = Work(tuple(charges), math.ceil(cycles - _EPS), "receive_event")
         return self._receive
+
+    def dma_setup(self) -> Work:
+        """The RISC-V writing one DMA descriptor: ``dma.setup_instructions`` (core + fetch
+        energy), its register writes stalling as data accesses; the DMA's own latency is the
+        ``Dma``'s."""
+        if self._dma_setup is None:
+            dma, r = self.config.dma, self.config.riscv
+            if dma is None:
+                raise NotImplementedError("this SENECA table has no dma section")
+            n = dma.setup_instructions.value
+            cycles = (n * r.cycles_per_instruction.value
+                      + dma.setup_register_writes.value * r.data_access_stall_cycles.value)
+            self._dma_setup = Work((
+                Charge("riscv", "instruction", Category.CONTROL, n, cycles,
+                       n * r.core_energy.value),
+                Charge("instr_mem", "fetch", Category.CONTROL, n, 0, n * r.fetch_energy.value),
+            ), math.ceil(cycles - _EPS), "dma_setup")
+        return self._dma_setup
 
     def send_events(self, n: int) -> Work:
         """``n`` output events: one EVC per event on the NPEs plus the event generator."""
@@ -326,9 +349,35 @@ def build_seneca(
         host_node=tuple(int(v) for v in cfg.noc.host_port), sram=sram_cfg,
         core=CoreConfig(static_power_w=core_static_power(cfg)),
         program_capacity=cfg.instruction_memory.total_bytes,
-        reserve_bytes=int(dm.reserved_bytes.value), timeline=timeline,
-        record_deliveries=record_deliveries,
+        reserve_bytes=int(dm.reserved_bytes.value), dram=shared_memory_config(cfg),
+        dma=dma_config(cfg), timeline=timeline, record_deliveries=record_deliveries,
     )
+
+
+def shared_memory_config(cfg: SenecaConfig) -> DramConfig | None:
+    """The chosen shared-memory technology in core cycles (``None`` if the table has none):
+    per-bit energy x 8 per byte, the bandwidth split over the channels."""
+    if cfg.shared_memory is None:
+        return None
+    mem, clock = cfg.shared_memory.selected, cfg.core.clock.value
+    channels = int(mem.channels.value)
+    return DramConfig(
+        channels=channels, bytes_per_cycle=mem.bandwidth.value / channels / clock,
+        latency_cycles=math.ceil(mem.latency.value * clock - _EPS),
+        energy_per_byte_pj=mem.read_energy_per_bit.value * _BITS_PER_BYTE,
+        static_power_w=mem.static_power.value,
+    )
+
+
+def dma_config(cfg: SenecaConfig) -> DmaConfig | None:
+    """A core's DMA engine (``None`` if the table has no ``dma`` section)."""
+    d = cfg.dma
+    if d is None:
+        return None
+    return DmaConfig(setup_cycles=int(d.setup_cycles.value),
+                     bytes_per_cycle=d.bytes_per_cycle.value,
+                     burst_bytes=int(d.burst_bytes.value),
+                     energy_per_byte_pj=d.energy_per_byte.value)
 
 
 CHIP = ChipSpec(

@@ -366,6 +366,11 @@ class Spinnaker2System:
     def n_chips(self) -> int:
         return len(self.nocs)
 
+    @property
+    def has_host_port(self) -> bool:
+        """No host port is modelled: inputs come from LPDDR4 (:meth:`dram_of`)."""
+        return False
+
     def chip_of(self, core: int) -> int:
         return core // self.pes_per_chip
 

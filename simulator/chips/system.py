@@ -41,6 +41,13 @@ class System(Protocol):
     def n_chips(self) -> int: ...
 
     @property
+    def has_host_port(self) -> bool:
+        """Whether input from outside the chip enters through a host port
+        (:meth:`send_from_host`); a program's input comes from there when it does, and from
+        DRAM (:meth:`dram_of`) only when it does not, whether or not the cores have one."""
+        ...
+
+    @property
     def value_bits(self) -> int:
         """Bits of one activation value in an event payload (the cores' datapath word)."""
         ...
@@ -54,8 +61,8 @@ class System(Protocol):
 
     def send_from_host(self, dsts: Sequence[int], payload_bits: int, data: Any = None,
                        tags: Tags = (), count: int = 1) -> None:
-        """Input events from outside the chip (the host interface) to cores ``dsts``; needed
-        only on chips whose cores have no DRAM (:meth:`dram_of` is ``None``)."""
+        """Input events from outside the chip (the host interface) to cores ``dsts``; only
+        on chips that have one (:attr:`has_host_port`)."""
         ...
 
     def load(self, core: int, program_bytes: int, regions: Mapping[str, int],

@@ -3,8 +3,9 @@
 Runs on the mapping of :mod:`simulator.mappings.egru`. Per core of layer l:
 
 - input events of x_t arrive as packets (one per non-zero y_t of layer l-1). Layer 0 instead
-  streams the embedding from DRAM by DMA in double-buffered chunks where its cores have a
-  DRAM (SpiNNaker2's LPDDR4), or receives x_t as input events from the host port (SENECA).
+  receives x_t as input events from the host port where the chip has one (SENECA, even with
+  its shared memory), or else streams the embedding from DRAM by DMA in double-buffered
+  chunks (SpiNNaker2's LPDDR4).
   Each event costs a packet-arrival interrupt and one CSR column walk (``receive_event`` +
   ``csr_column(nnz)``): the **input matmul**;
 - events of y_{t-1} from the cores of its own layer do the same on R: the **recurrent matmul**;
@@ -134,7 +135,12 @@ class EgruProgram(Program):
                  record: bool = False) -> None:
         super().__init__(system, mapping, workload)
         part = egru_map.partition
-        self.trace, self.part, self.streams = workload, part, egru_map.streams_input
+        # layer 0's input: through the host port where the chip has one, else from DRAM
+        self.trace, self.part, self.streams = workload, part, not system.has_host_port
+        if egru_map.streams_input != self.streams:
+            raise ValueError(f"the EGRU mapping {'has' if egru_map.streams_input else 'lacks'} "
+                             f"layer 0's DMA buffers, but this chip's input comes "
+                             f"{'from DRAM' if self.streams else 'through its host port'}")
         self.n_layers = len(part.layers)
         self.steps = workload.meta.n_steps
         #: steps per sample: each sample starts from rest (no recurrent input at its first step)

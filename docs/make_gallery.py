@@ -1,4 +1,4 @@
-"""Regenerate docs/gallery/ and docs/gallery.md from the default runs of both jobs.
+"""Regenerate docs/gallery/ and docs/gallery.md from the default runs of the jobs.
 
 Run from the repository root: ``python docs/make_gallery.py``. The jobs run through their
 command lines (``rwkv-token --out``, ``egru-sweep --out``), exactly as a user would, and the
@@ -130,6 +130,44 @@ def dvs_section(work: Path) -> list[str]:
     return lines + _write(figures)
 
 
+def opt_section(work: Path) -> list[str]:
+    out, sweep = work / "opt", work / "context"
+    seconds = run_job(["opt-token", "--out", str(out)])
+    sweep_seconds = run_job(["context-sweep", "--out", str(sweep)])
+    result = load_result(out / "result.json")
+    layer = {m: result[m]["block"]["total"] for m in ("dense", "sparse")}
+    from simulator.jobs.context_sweep import broadcast
+    from simulator.plots.context_sweep import context_figure
+
+    rows = broadcast(json.loads((sweep / "sweep.json").read_text()))
+    streamed = sorted({r["context"] for r in rows if r["model"] == "opt" and r["kv_streamed"]})
+    figures = [
+        ("opt-seneca-energy.png", breakdown_figure(result),
+         "Energy of one token through one OPT-2.7B decoder layer at context 1024, by category "
+         "per sub-block (left) and by operation (right)."),
+        ("opt-seneca-sites.png", breakdown_figure(result, by="site"),
+         "Energy per site: the four linear layers, attention's scores, softmax, weighted sum, "
+         "combine and cache, and the element-wise stages."),
+        ("opt-seneca-critical-path-attention.png",
+         result_critical_path_figure(result, "attention"),
+         "The chain of dependent events that sets the attention latency (first token of the "
+         "sparse run)."),
+        ("context-sweep.png", context_figure(rows),
+         "Energy and latency per token against context length: the OPT-2.7B layer's grow with "
+         "the KV cache (shaded: streamed from off-chip memory), the RWKV-4 3B block's do not."),
+    ]
+    lines = [
+        "## OPT decoder layer and the context sweep on seneca (`nmsim opt-token`, "
+        "`nmsim context-sweep`)", "",
+        f"Layer at L = 1024: dense {_si(layer['dense']['energy_j'], 'J')}, sparse "
+        f"{_si(layer['sparse']['energy_j'], 'J')}; latency dense "
+        f"{_si(layer['dense']['latency_s'], 's')}, sparse {_si(layer['sparse']['latency_s'], 's')}."
+        + (f" The KV cache is streamed from L = {streamed[0]}." if streamed else "")
+        + f" Job wall times {seconds:.1f} s and {sweep_seconds:.1f} s.", "",
+    ]
+    return lines + _write(figures)
+
+
 def _write(figures: list) -> list[str]:
     lines = []
     for name, fig, caption in figures:
@@ -165,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines += rwkv_section(Path(tmp), chip)
         lines += egru_section(Path(tmp), args.pes, args.steps)
         lines += dvs_section(Path(tmp))
+        lines += opt_section(Path(tmp))
     (DOCS / "gallery.md").write_text("\n".join(lines))
     print(f"wrote {DOCS / 'gallery.md'} and {len(list(GALLERY.glob('*.png')))} figures")
     return 0

@@ -170,7 +170,9 @@ class _TokenResult(_Model):
 
 
 class RwkvTokenResult(RwkvTokenViews, _TokenResult):
-    """``nmsim rwkv-token``: one token through one RWKV-4 block (see :class:`_TokenResult`)."""
+    """``nmsim rwkv-token``: per run (dense, sparse), per sub-block and ``block``, per
+    category and ``total``: energy, latency and cycles per token; ratios; breakdown rows;
+    the critical path of each sub-block."""
 
     mapping: BlockMappingSummary
     provenance: RwkvProvenance
@@ -206,8 +208,10 @@ class OptProvenance(ChipProvenance):
 
 
 class OptTokenResult(OptTokenViews, _TokenResult):
-    """``nmsim opt-token``: one token through one OPT decoder layer at context ``L`` (see
-    :class:`_TokenResult`)."""
+    """``nmsim opt-token``: one token through one OPT decoder layer at context ``L``; per run
+    (dense, sparse), per sub-block (attention, mlp) and ``block``, per category and
+    ``total``: energy, latency and cycles per token; ratios; breakdown rows; the critical
+    path of each sub-block."""
 
     mapping: OptMappingSummary
     provenance: OptProvenance
@@ -394,4 +398,6 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "egru-sweep-row": SweepRow,
     "egru-sweep-result": EgruSweepResult,
     "dvs-gesture-result": DvsGestureResult,
+    "opt-token-result": OptTokenResult,
+    "context-sweep-result": ContextSweepResult,
 }

@@ -176,7 +176,7 @@ def test_validate_returns_the_typed_validation(tmp_path: Path) -> None:
     check.save(tmp_path)
     assert nmsim.load(tmp_path) == check
     with pytest.raises(ValueError, match="unknown target"):
-        nmsim.validate("opt")
+        nmsim.validate("bert")
 
 
 # -- --scheduler --------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ DEFAULT_SIZE = "2.7B"
 DEFAULT_PROFILE = "published-2.7b-1.0005"
 DENSE_PROFILE = "published-2.7b-base"
 #: tokens simulated by default: synthetic tokens are alike, real ones vary more
-DEFAULT_TOKENS = {"synthetic": 2, "real": 8}
+DEFAULT_TOKENS = {"synthetic": 1, "real": 8}
 #: sparsified profiles one may name (the base profile is the dense run)
 SPARSE_PROFILES = tuple(p for p in PUBLISHED_PROFILES if p != DENSE_PROFILE)
 

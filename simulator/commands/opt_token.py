@@ -32,7 +32,8 @@ def add_layer_options(p: argparse.ArgumentParser) -> None:
                    help="the sparse run's published profile (loss_inc 1.0003/4/5; default "
                    "published-2.7b-1.0005); the dense run is published-2.7b-base")
     p.add_argument("--tokens", type=positive_int, default=None,
-                   help="tokens simulated and averaged (default: 2 synthetic, 8 real)")
+                   help="tokens simulated and averaged (default: 1 synthetic, whose tokens "
+                   "carry the same number of non-zeros; 8 real)")
     p.add_argument("--layer", type=non_negative_int, default=None,
                    help="which decoder layer of the trace (default: its first)")
     p.add_argument("--kv-placement", choices=KV_PLACEMENTS, default="auto",

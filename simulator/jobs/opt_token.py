@@ -62,11 +62,6 @@ def simulate_trace(trace: Trace, chip: Chip, *, sparse: bool, context: int,
         raise TraceError("the OPT trace does not say its number of heads (meta.extra.n_head)")
     cost = chip.cost()
     lmap = map_opt_layer(trace.sites, layer, n_head, context, cost, job)
-    if lmap.attention.streamed and not chip.has("dram"):
-        raise MappingError(f"the KV cache of {context} tokens does not fit "
-                           f"{job.kv_cores_per_head} cores per head and {chip.name} has no "
-                           "off-chip memory to stream it from (raise --kv-cores-per-head, or "
-                           "use --kv-placement cores)")
     program = partial(OptLayerProgram, layer_map=lmap, value_bits=job.value_bits or cost.value_bits)
     run = simulate(LayerWorkload(trace, layer, n, sparse), lmap.mapping, program, chip,
                    record_deliveries=record, critical_path=critical_path)

@@ -105,6 +105,12 @@ class Ledger:
         entries = sorted(self._entries.items(), key=lambda kv: _sort(kv[0]))
         return [self._row(k, v) for k, v in entries]
 
+    def lacking(self, tag: str) -> list[dict]:
+        """Rows that cost energy but carry no ``tag`` (a program's check that every charge
+        was attributed), without building the rows of those that do."""
+        return [self._row(k, v) for k, v in self._entries.items()
+                if v[2] and not any(name == tag for name, _ in k[3])]
+
     def tag_names(self) -> list[str]:
         return sorted({name for (_, _, _, tg) in self._entries for name, _ in tg})
 

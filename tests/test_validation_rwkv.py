@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def traces_3b():
-    return load_traces()  # the default: 4 tokens of the published 3B profile
+    return load_traces()  # the default: 1 token of the published 3B profile
 
 
 def test_published_cells_are_the_papers():

@@ -57,7 +57,7 @@ def register(cli) -> None:
     p.add_argument("--text-file", type=Path, help="input text for a real model (default: the "
                    "held-out part of the shipped corpus)")
     p.add_argument("--tokens", type=positive_int, default=None,
-                   help="tokens simulated and averaged (default: 4 synthetic, 16 real)")
+                   help="tokens simulated and averaged (default: 1 synthetic, 16 real)")
     p.add_argument("--block", type=non_negative_int, default=None,
                    help="which block of the model (default: 0 synthetic, 1 real)")
     p.add_argument("--strategy", choices=STRATEGIES, default="dataflow",

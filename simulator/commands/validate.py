@@ -25,7 +25,7 @@ def register(cli) -> None:
                    help="validate only this (repeatable; default: all). " + "; ".join(
                        f"{k}: {v}" for k, v in TARGETS.items()))
     p.add_argument("--tokens", type=int, default=None,
-                   help="RWKV: tokens of the synthetic 3B trace averaged (default 4, as "
+                   help="RWKV: tokens of the synthetic 3B trace averaged (default 1, as "
                    "nmsim rwkv-token)")
     p.add_argument("--steps", type=int, default=None,
                    help="EGRU: steps simulated per configuration (at least 2), extrapolated "

@@ -131,7 +131,7 @@ class BlockProgram(Program):
         return self._control(core, self.slice_of[i], item)
 
     def check(self) -> None:
-        stray = [r for r in self.engine.ledger.rows() if not r.get("sub_block") and r["energy_pj"]]
+        stray = self.engine.ledger.lacking("sub_block")
         if stray:
             raise RuntimeError(f"charges outside any sub-block: {stray[:3]}")
 

@@ -230,7 +230,7 @@ def validate_rwkv(tokens: int | None = None, seed: int = 0,
                   progress: Callable[[str], None] | None = None,
                   traces: tuple[Trace, Trace] | None = None) -> RwkvValidation:
     """Run the paper's configuration, the operation counts and every step on the published 3B
-    profile (``tokens`` tokens of the synthetic trace, default 4 like ``nmsim rwkv-token``;
+    profile (``tokens`` tokens of the synthetic trace, default 1 like ``nmsim rwkv-token``;
     or on given ``(dense, sparse)`` traces, e.g. a smaller block in tests)."""
     from workloads.rwkv_inputs import load_traces
 

@@ -175,3 +175,24 @@ def test_validation_of_the_published_profile():
         assert p.published_overall > p.simulated_mac_weighted
         assert p.energy_j <= p.dense_energy_j
     assert "consistent" in result.verdict
+
+
+def test_a_streamed_cache_needs_an_off_chip_memory(capsys):
+    """The analytic chip models none: refused before any simulation, naming the way out."""
+    code = main(["opt-token", "--chip", "analytic", "--model", "125M", "--context", "64",
+                 "--kv-placement", "dram"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--kv-placement cores" in err and "Traceback" not in err
+    assert "run/s" not in err  # no progress bar: nothing had started
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--contexts", "0"], "--contexts"),
+    (["--contexts", "1,,2"], "--contexts"),
+    (["--opt-model", "7B"], "--opt-model"),
+    (["--kv-cores-per-head", "0"], "--kv-cores-per-head"),
+])
+def test_context_sweep_bad_input(argv, words, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["context-sweep", *argv])
+    assert e.value.code == 2 and words in capsys.readouterr().err

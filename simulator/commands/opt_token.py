@@ -77,7 +77,7 @@ def layer_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from simulator.commands.rwkv_token import write_result
-    from simulator.jobs.opt_token import MappingError, format_table, opt_token
+    from simulator.jobs.opt_token import MappingError, format_table, map_layer, opt_token
     from workloads.opt_inputs import load_traces
 
     check_output_dir(args.out, "--out")
@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         dense, sparse = load_traces(model=args.model, trace=args.trace,
                                     dense_trace=args.dense_trace, profile=args.profile,
                                     tokens=args.tokens, context=args.context, seed=args.seed)
+        map_layer(sparse, chip, args.context, args.layer, layer_config(args))  # fails now
         with tqdm(total=2, desc="opt-token", unit="run") as bar:
             def step(mode: str) -> None:
                 if mode == "sparse":

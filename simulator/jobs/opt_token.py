@@ -32,7 +32,8 @@ from simulator.results import MODES, OptTokenResult, nmsim_version
 from simulator.simulate import Run, simulate
 from workloads.trace import Trace, TraceError
 
-__all__ = ["MappingError", "OptMapConfig", "format_table", "opt_token", "simulate_trace"]
+__all__ = ["MappingError", "OptMapConfig", "format_table", "map_layer", "opt_token",
+           "simulate_trace"]
 SUMMARY_KEYS: tuple[str, ...] = (*SUB_BLOCKS, "block")
 
 
@@ -47,24 +48,39 @@ def _layer_of(trace: Trace, layer: int | None) -> int:
     return layer
 
 
+def map_layer(trace: Trace, chip: Chip, context: int, layer: int | None = None,
+              job: OptMapConfig | None = None) -> OptLayerMap:
+    """The layer's mapping at ``context`` on ``chip``, checked before anything runs: a
+    streamed cache needs an off-chip memory the chip models."""
+    job = job or OptMapConfig()
+    layer = _layer_of(trace, layer)
+    n_head = trace.meta.extra.get("n_head")
+    if not isinstance(n_head, int) or n_head < 1:
+        raise TraceError("the OPT trace does not say its number of heads (meta.extra.n_head)")
+    lmap = map_opt_layer(trace.sites, layer, n_head, context, chip.cost(), job)
+    if lmap.attention.streamed and chip.build(1, lambda core, item: None).dram_of(0) is None:
+        raise MappingError(
+            f"the KV cache of {context} tokens is to be streamed from off-chip memory (it does "
+            f"not fit {job.kv_cores_per_head} attention cores per head, or --kv-placement "
+            f"dram), but {chip.name} models none; raise --kv-cores-per-head or use "
+            "--kv-placement cores")
+    return lmap
+
+
 def simulate_trace(trace: Trace, chip: Chip, *, sparse: bool, context: int,
                    tokens: int | None = None, layer: int | None = None,
                    job: OptMapConfig | None = None, record: bool = False,
                    critical_path: bool = False) -> tuple[Run, OptLayerMap]:
     """Simulate ``tokens`` tokens (default: all) of one layer of ``trace`` at ``context``."""
     job = job or OptMapConfig()
-    layer = _layer_of(trace, layer)
+    lmap = map_layer(trace, chip, context, layer, job)
     n = trace.meta.n_steps if tokens is None else tokens
     if not 1 <= n <= trace.meta.n_steps:
         raise TraceError(f"the trace has {trace.meta.n_steps} tokens; asked for {n}")
-    n_head = trace.meta.extra.get("n_head")
-    if not isinstance(n_head, int) or n_head < 1:
-        raise TraceError("the OPT trace does not say its number of heads (meta.extra.n_head)")
     cost = chip.cost()
-    lmap = map_opt_layer(trace.sites, layer, n_head, context, cost, job)
     program = partial(OptLayerProgram, layer_map=lmap, value_bits=job.value_bits or cost.value_bits)
-    run = simulate(LayerWorkload(trace, layer, n, sparse), lmap.mapping, program, chip,
-                   record_deliveries=record, critical_path=critical_path)
+    run = simulate(LayerWorkload(trace, _layer_of(trace, layer), n, sparse), lmap.mapping,
+                   program, chip, record_deliveries=record, critical_path=critical_path)
     return run, lmap
 
 

@@ -33,7 +33,7 @@ from functools import cached_property
 from simulator.chips.work import Work
 from simulator.ledger import Tags, tags
 from simulator.mappings.opt_layer import SUB_BLOCKS, OptLayerMap
-from simulator.mappings.tiles import MappingError, SiteMap, overlap
+from simulator.mappings.tiles import SiteMap, overlap
 from simulator.programs.block import BlockProgram, LnPart, LnStats, Outputs, Start
 from workloads import opt_ops as ops
 from workloads.trace import SiteEvents, Trace
@@ -98,11 +98,6 @@ class OptLayerProgram(BlockProgram):
         super().__init__(system, mapping, workload, block_map=layer_map.block,
                          value_bits=value_bits)
         self.att = att = layer_map.attention
-        if att.streamed and system.dram_of(att.cores[0][0]) is None:
-            raise MappingError(
-                f"the KV cache of {att.context} tokens is to be streamed from off-chip memory "
-                "(it does not fit the attention cores, or --kv-placement dram), but this chip "
-                "has none modelled; raise --kv-cores-per-head or use --kv-placement cores")
         self.head_of = {core: (h, s) for h in range(att.heads)
                         for s, core in enumerate(att.cores[h])}
         qkv = self.map.sites["attn.qkv"]

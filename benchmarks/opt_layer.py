@@ -24,6 +24,7 @@ from simulator.jobs.opt_token import simulate_trace  # noqa: E402
 from workloads.opt_inputs import load_traces  # noqa: E402
 
 TARGET_S = 10.0
+HIGHER_IS_BETTER: set[str] = set()  # every ratio here is lower-is-better
 
 
 def layer_cpu_s(context: int = 1024, chip: str = "seneca") -> dict[str, float]:

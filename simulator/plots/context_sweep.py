@@ -28,6 +28,7 @@ def context_figure(rows: Sequence[dict], title: str | None = None) -> Figure:
     axes = fig.subplots(1, 2)
     streamed = sorted({r["context"] for r in rows if r["model"] == "opt" and r["kv_streamed"]})
     names = {r["model"]: f"{r['workload']} {_WHAT[r['model']]}" for r in rows}
+    contexts = sorted({r["context"] for r in rows})
     for ax, key, unit, label in ((axes[0], "energy_j", "J", "energy per token"),
                                  (axes[1], "latency_s", "s", "latency per token")):
         scale, prefix = si_scale([r[key] for r in rows], unit)
@@ -40,8 +41,9 @@ def context_figure(rows: Sequence[dict], title: str | None = None) -> Figure:
                             color=_COLORS[model], marker="o" if model == "opt" else None,
                             markersize=3, label=f"{names[model]}, {mode}")
         if streamed:
-            ax.axvspan(streamed[0] / 1.2, max(r["context"] for r in rows) * 1.2,
-                       color=STREAMED_COLOR, zorder=0)
+            held = [n for n in contexts if n < streamed[0]]
+            start = (held[-1] * streamed[0]) ** 0.5 if held else streamed[0] / 1.2
+            ax.axvspan(start, contexts[-1] * 1.2, color=STREAMED_COLOR, zorder=0)
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.set_ylim(bottom=0)
@@ -52,7 +54,7 @@ def context_figure(rows: Sequence[dict], title: str | None = None) -> Figure:
     if streamed:
         handles.append(Patch(color=STREAMED_COLOR, label="OPT KV cache streamed off-chip"))
         labels.append("OPT KV cache streamed off-chip")
-    axes[0].legend(handles, labels, fontsize=7, loc="lower left")
+    axes[0].legend(handles, labels, fontsize=7, loc="best")
     chip = rows[0].get("chip", "")
     fig.suptitle(title or f"Cost per token against context on {chip} (synthetic traces with "
                  "the published sparsity profiles)", fontsize=10)

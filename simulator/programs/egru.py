@@ -252,8 +252,10 @@ class EgruProgram(Program):
         back to back as one action: each event charged as its own, the core busy until the
         last is served (the times of serving them one by one), until the step is ready to
         finish, which ends the run where a handler call of its own would have."""
-        end = interrupts = 0
-        recv, items, take = self._recv.cycles, core.inbox.items, core.inbox.take
+        end = interrupts = taken = 0
+        recv, inbox, steps = self._recv.cycles, core.inbox, self.steps
+        items, missing, outstanding = inbox.items, st.missing, st.outstanding
+        plain = inbox.critical is None  # no critical path recorded: take items directly
         while True:
             data = packet.data
             if type(data) is Spikes:
@@ -264,12 +266,18 @@ class EgruProgram(Program):
                 interrupts += 1
                 stage = "communication"
                 self._take_done(st, data)
-            if self._ready(st) or not items:
-                break
+            t = st.step
+            if (t < steps and not missing[t] and not outstanding[t]) or not items:
+                break  # ready to finish the step (_ready), or nothing waits
             head = items[0]
             if type(head) is not Packet or type(head.data) not in _EVENTS:
                 break
-            packet = take()
+            if plain:
+                packet = items.popleft()
+                taken += 1
+            else:
+                packet = inbox.take()
+        core.handled += taken
         st.stage_cycles["communication"] += recv * interrupts
         st.interrupts += interrupts
         return self.spend(core, self._no_work[stage], self._tags[(st.layer, stage)],

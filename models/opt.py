@@ -13,15 +13,20 @@ trace recording hook in there, as for RWKV.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models import shipped
 from models.checkpoint_file import read_checkpoint
 from models.opt_config import OPTConfig
+from models.rwkv import CharTokenizer
+from models.shipped import artifact_path
 
 SiteFn = Callable[[str, Tensor], Tensor]
 #: one layer's cached keys and values, each ``(B, heads, L, head_dim)``
@@ -129,27 +134,45 @@ class OPT(nn.Module):
         return self.model.decoder
 
     def forward(self, tokens: Tensor, cache: list[LayerCache] | None = None,
-                site: SiteFn = _identity_site) -> tuple[Tensor, list[LayerCache]]:
+                site: SiteFn | None = None) -> tuple[Tensor, list[LayerCache]]:
         """Logits ``(B, T, vocab)`` of ``tokens`` after the ``cache``'s context, and the cache
-        with them appended."""
-        dec = self.decoder
+        with them appended (``site`` None: the identity, as for RWKV)."""
         past = 0 if not cache else cache[0][0].shape[2]
+        x, new = self.run_layers(self.embed(tokens, past), cache, site)
+        return self.logits(x), new
+
+    def embed(self, tokens: Tensor, past: int = 0) -> Tensor:
+        """The residual stream ``(B, T, d_model)`` entering the first layer, for ``tokens``
+        at positions ``past, past + 1, ...``."""
+        dec = self.decoder
         T = tokens.shape[1]
         if past + T > self.cfg.max_positions:
             raise ValueError(f"context {past + T} exceeds max_positions {self.cfg.max_positions}")
         x = dec.embed_tokens(tokens)
         if dec.project_in is not None:
             x = dec.project_in(x)
-        x = x + dec.embed_positions(torch.arange(past, past + T) + POSITION_OFFSET)[None]
+        return x + dec.embed_positions(torch.arange(past, past + T) + POSITION_OFFSET)[None]
+
+    def run_layers(self, x: Tensor, cache: list[LayerCache] | None = None,
+                   site: SiteFn | None = None, start: int = 0, stop: int | None = None
+                   ) -> tuple[Tensor, list[LayerCache]]:
+        """The residual stream through layers ``start..stop-1`` (the threshold search reruns
+        only the layers from the one it searches), and those layers' caches."""
+        site = site or _identity_site
         new: list[LayerCache] = []
-        for i, layer in enumerate(dec.layers):
-            x, c = layer(x, cache[i] if cache else None, f"layers.{i}", site)
+        for i in range(start, self.cfg.n_layer if stop is None else stop):
+            x, c = self.decoder.layers[i](x, cache[i] if cache else None, f"layers.{i}", site)
             new.append(c)
+        return x, new
+
+    def logits(self, x: Tensor) -> Tensor:
+        """Next-token logits of the last layer's residual stream (tied LM head)."""
+        dec = self.decoder
         if dec.final_layer_norm is not None:
             x = dec.final_layer_norm(x)
         if dec.project_out is not None:
             x = dec.project_out(x)
-        return F.linear(x, dec.embed_tokens.weight), new
+        return F.linear(x, dec.embed_tokens.weight)
 
 
 def load_opt(source: str | Path | Mapping[str, Tensor], cfg: OPTConfig) -> OPT:
@@ -177,3 +200,52 @@ def load_opt(source: str | Path | Mapping[str, Tensor], cfg: OPTConfig) -> OPT:
         raise OPTCheckpointError("lm_head.weight differs from model.decoder.embed_tokens.weight: "
                                  "OPT ties them; an untied head is not supported")
     return model.eval()
+
+
+def config_from_dict(raw: Mapping, where: str = "config") -> OPTConfig:
+    """An :class:`OPTConfig` from its fields (the ``config`` of the tiny model's sidecar, or a
+    user's JSON); unknown, missing or ill-typed fields are an :class:`OPTCheckpointError`."""
+    types = {f.name: bool if f.type == "bool" else int for f in fields(OPTConfig)}
+    unknown = sorted(set(raw) - set(types))
+    if unknown:
+        raise OPTCheckpointError(f"{where}: unknown OPTConfig fields {unknown} (known: "
+                                 f"{', '.join(types)})")
+    bad = [k for k, v in raw.items() if type(v) is not types[k]
+           or (types[k] is int and v < (0 if k == "word_embed_proj_dim" else 1))]
+    if bad:
+        flags = ", ".join(k for k, t in types.items() if t is bool)
+        raise OPTCheckpointError(f"{where}: bad fields {bad}: sizes are positive integers "
+                                 f"(word_embed_proj_dim may be 0), {flags} are booleans")
+    try:
+        return OPTConfig(**raw)
+    except (TypeError, ValueError) as e:
+        raise OPTCheckpointError(f"{where}: not an OPT configuration: {e}") from None
+
+
+def read_config(path: str | Path) -> OPTConfig:
+    """An :class:`OPTConfig` from a JSON file of its fields, or of a record holding them under
+    ``"config"`` (as the tiny model's ``opt_tiny.json``)."""
+    try:
+        raw = json.loads(Path(path).read_text("utf-8"))
+    except FileNotFoundError:
+        raise OPTCheckpointError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise OPTCheckpointError(f"{path}: not a readable JSON file: {e}") from None
+    if isinstance(raw, dict) and isinstance(raw.get("config"), dict):
+        raw = raw["config"]
+    if not isinstance(raw, dict):
+        raise OPTCheckpointError(f"{path}: not a JSON object of OPTConfig fields")
+    return config_from_dict(raw, str(path))
+
+
+#: The shipped tiny OPT (``models/train_tiny_opt.py``).
+TINY_CHECKPOINT = shipped.OPT_TINY_CHECKPOINT
+TINY_META = shipped.OPT_TINY_META
+TINY_THRESHOLDS = shipped.OPT_TINY_THRESHOLDS
+
+
+def load_tiny_opt() -> tuple[OPT, CharTokenizer, dict]:
+    """The shipped tiny OPT (character level, Shakespeare tragedies), its tokenizer and record."""
+    meta = json.loads(artifact_path(TINY_META).read_text("utf-8"))
+    cfg = config_from_dict(meta["config"], TINY_META)
+    return load_opt(artifact_path(TINY_CHECKPOINT), cfg), CharTokenizer(meta["vocab"]), meta

@@ -14,6 +14,11 @@ from pathlib import Path
 RWKV_TINY_CHECKPOINT = "artifacts/rwkv_tiny.pth"
 RWKV_TINY_META = "artifacts/rwkv_tiny.json"
 RWKV_TINY_THRESHOLDS = "artifacts/rwkv_tiny_thresholds.json"
+#: The shipped tiny OPT: HF-layout state dict, its sidecar (config, vocabulary, training) and
+#: its HardShrink thresholds (``models/train_tiny_opt.py``, ``nmsim sparsify opt``).
+OPT_TINY_CHECKPOINT = "artifacts/opt_tiny.pt"
+OPT_TINY_META = "artifacts/opt_tiny.json"
+OPT_TINY_THRESHOLDS = "artifacts/opt_tiny_thresholds.json"
 #: The shipped tiny EGRU LM (``python -m models.train_tiny_egru``) and its measured numbers.
 EGRU_TINY_CHECKPOINT = "artifacts/egru_tiny.pt"
 EGRU_TINY_METRICS = "artifacts/egru_tiny_metrics.json"

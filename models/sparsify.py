@@ -30,6 +30,12 @@ Where this differs from the authors' final code (docs/rwkv-workload.md has the d
 An older script of the same repository (``iterative_init.py``, removed by the final commit)
 searched with Top-K (an exact kept count per token); the final code, followed here, evaluates
 every candidate with its threshold, so the accepted loss is the loss of what is deployed.
+
+The same search runs on OPT (the paper's §V): thresholds on three sites per decoder layer, the
+QKV, up- and down-projection inputs (``models.opt_config.THRESHOLD_SITES``, searched in that
+order), never on the out-projection input; the paper reports ``loss_inc`` 1.0003, 1.0004 and
+1.0005 there. What differs between the two is a :class:`Family` (site names, file format) and
+how the initialisation set runs a model's layers (:class:`_InitSet`).
 """
 
 from __future__ import annotations
@@ -47,9 +53,13 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import Tensor
 
+from models import opt_config, rwkv_sites
+from models.opt import OPT
 from models.rwkv import RWKV4, SiteFn
-from models.rwkv_sites import SITE_SUFFIXES, site_names, site_suffix
 from simulator.errors import UserError
+
+#: a model the search runs on
+Model = RWKV4 | OPT
 
 #: Site order inside a block during the search (as published).
 SEARCH_ORDER: tuple[str, ...] = (
@@ -67,7 +77,36 @@ KEPT_FRACTIONS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(9, 0,
 PUBLISHED_LOSS_INC = 1.0005
 
 THRESHOLDS_FORMAT = "nmsim-rwkv-thresholds"
+OPT_THRESHOLDS_FORMAT = "nmsim-opt-thresholds"
 THRESHOLDS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the search and its file know of a model family: the site names, the sites that
+    carry thresholds in the order the search visits them, and the file format."""
+
+    name: str
+    layer: str  # site names are ``{layer}.{i}.{suffix}``
+    suffixes: tuple[str, ...]  # every site of a layer, in the order sparsity is reported
+    search_order: tuple[str, ...]  # the sites with a threshold, in the search's order
+    site_suffix: Callable[[str], str]  # a site name's suffix; raises on a malformed name
+    format: str
+    width: str  # the config field of the model's width, recorded in the file
+
+    def site_names(self, n_layer: int) -> list[str]:
+        """Every site of ``n_layer`` layers that can carry a threshold."""
+        return [f"{self.layer}.{i}.{s}" for i in range(n_layer) for s in self.search_order]
+
+
+RWKV_FAMILY = Family("RWKV-4", "blocks", rwkv_sites.SITE_SUFFIXES, SEARCH_ORDER,
+              rwkv_sites.site_suffix, THRESHOLDS_FORMAT, "n_embd")
+OPT_FAMILY = Family("OPT", "layers", opt_config.SITE_SUFFIXES, opt_config.THRESHOLD_SITES,
+                    opt_config.site_suffix, OPT_THRESHOLDS_FORMAT, "d_model")
+
+
+def family_of(model: Model) -> Family:
+    return OPT_FAMILY if isinstance(model, OPT) else RWKV_FAMILY
 
 
 def hardshrink(x: Tensor, theta: float) -> Tensor:
@@ -79,10 +118,14 @@ class Thresholds:
     """A site function applying HardShrink with one threshold per site; ``enabled=False`` (or a
     site without a threshold) passes inputs through unchanged, i.e. the dense model."""
 
-    def __init__(self, values: Mapping[str, float] | None = None, enabled: bool = True) -> None:
+    def __init__(self, values: Mapping[str, float] | None = None, enabled: bool = True,
+                 family: Family = RWKV_FAMILY) -> None:
         self.values: dict[str, float] = {}
+        self.family = family
         for name, theta in (values or {}).items():
-            site_suffix(name)  # raises on a malformed name
+            if family.site_suffix(name) not in family.search_order:  # raises if malformed
+                raise ValueError(f"{name} carries no threshold (a {family.name} layer has "
+                                 f"them on {', '.join(family.search_order)})")
             if not (theta >= 0 and math.isfinite(theta)):
                 raise ValueError(f"threshold of {name} must be finite and >= 0, got {theta}")
             self.values[name] = float(theta)
@@ -92,9 +135,12 @@ class Thresholds:
         theta = self.values.get(name) if self.enabled else None
         return hardshrink(x, theta) if theta else x
 
-    def check(self, model: RWKV4) -> None:
+    def check(self, model: Model) -> None:
         """Every site named must exist in ``model``."""
-        unknown = sorted(set(self.values) - set(site_names(model.cfg.n_layer)))
+        if self.family is not family_of(model):
+            raise ValueError(f"{self.family.name} thresholds for an {family_of(model).name} "
+                             "model")
+        unknown = sorted(set(self.values) - set(self.family.site_names(model.cfg.n_layer)))
         if unknown:
             raise ValueError(f"thresholds name sites the model (n_layer={model.cfg.n_layer}) "
                              f"does not have: {unknown}")
@@ -120,7 +166,7 @@ class ZeroCounter:
 
 @torch.no_grad()
 def evaluate(
-    model: RWKV4, win: Tensor, thresholds: Thresholds | None = None, batch_size: int = 32
+    model: Model, win: Tensor, thresholds: Thresholds | None = None, batch_size: int = 32
 ) -> tuple[float, dict[str, float]]:
     """Loss (nats/token) over ``(N, T + 1)`` windows and the sparsity of every site's input."""
     counter = ZeroCounter(thresholds)
@@ -132,17 +178,18 @@ def evaluate(
     return total / win[:, 1:].numel(), counter.sparsity()
 
 
-def by_suffix(per_site: Mapping[str, float]) -> dict[str, float]:
+def by_suffix(per_site: Mapping[str, float], family: Family = RWKV_FAMILY) -> dict[str, float]:
     """Average over blocks of a per-site quantity (as the paper reports sparsity per site)."""
     acc: dict[str, list[float]] = {}
     for name, v in per_site.items():
-        acc.setdefault(site_suffix(name), []).append(v)
-    return {s: sum(acc[s]) / len(acc[s]) for s in SITE_SUFFIXES if s in acc}
+        acc.setdefault(family.site_suffix(name), []).append(v)
+    return {s: sum(acc[s]) / len(acc[s]) for s in family.suffixes if s in acc}
 
 
-def mac_weighted(model: RWKV4, per_site: Mapping[str, float]) -> float:
+def mac_weighted(model: Model, per_site: Mapping[str, float]) -> float:
     """Per-site sparsity averaged with each linear layer's MAC count (in x out) as weight."""
-    w = {n: math.prod(model.cfg.site_shape(site_suffix(n))) for n in per_site}
+    suffix = family_of(model).site_suffix
+    w = {n: math.prod(model.cfg.site_shape(suffix(n))) for n in per_site}
     return sum(per_site[n] * w[n] for n in per_site) / sum(w.values())
 
 
@@ -234,21 +281,29 @@ class InitData(Protocol):
 
 class _InitSet:
     """The initialisation set as cached residual-stream inputs of the block being searched, so
-    an inference only runs the blocks from there on (blocks before it no longer change)."""
+    an inference only runs the blocks from there on (blocks before it no longer change). Each
+    window runs from the empty state (RWKV) or an empty cache (OPT: a causal prefill)."""
 
-    def __init__(self, model: RWKV4, win: Tensor, batch_size: int) -> None:
+    def __init__(self, model: Model, win: Tensor, batch_size: int) -> None:
         self.model = model
         self.targets = [win[s : s + batch_size, 1:] for s in range(0, len(win), batch_size)]
+        embed = model.embed if isinstance(model, OPT) else model.emb
         with torch.no_grad():
-            self.x = [model.emb(win[s : s + batch_size, :-1])
+            self.x = [embed(win[s : s + batch_size, :-1])
                       for s in range(0, len(win), batch_size)]
         self.block = 0
+
+    def _run(self, x: Tensor, site: SiteFn, stop: int | None = None) -> Tensor:
+        """Residual stream through blocks ``self.block..stop-1``."""
+        m = self.model
+        run = m.run_layers if isinstance(m, OPT) else m.run_blocks
+        return run(x, site=site, start=self.block, stop=stop)[0]
 
     @torch.no_grad()
     def loss(self, site: SiteFn) -> float:
         total, count = 0.0, 0
         for x, y in zip(self.x, self.targets, strict=True):
-            h, _ = self.model.run_blocks(x, site=site, start=self.block)
+            h = self._run(x, site)
             logits = self.model.logits(h)
             total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
             count += y.numel()
@@ -266,14 +321,13 @@ class _InitSet:
             return x
 
         for x in self.x:
-            self.model.run_blocks(x, site=grab, start=self.block, stop=self.block + 1)
+            self._run(x, grab, self.block + 1)
         return torch.cat([s.flatten(0, -2) for s in seen])
 
     @torch.no_grad()
     def advance(self, site: SiteFn) -> None:
         """Move the cache past the current block, with its thresholds applied."""
-        self.x = [self.model.run_blocks(x, site=site, start=self.block, stop=self.block + 1)[0]
-                  for x in self.x]
+        self.x = [self._run(x, site, self.block + 1) for x in self.x]
         self.block += 1
 
 
@@ -301,7 +355,7 @@ def _scan(trial: Callable[[float], bool], cand: list[float], i0: int) -> None:
 
 
 def search_thresholds(
-    model: RWKV4,
+    model: Model,
     init: Tensor,
     *,
     loss_inc: float = PUBLISHED_LOSS_INC,
@@ -319,7 +373,7 @@ def search_thresholds(
     """
     return search(_InitSet(model, init, batch_size), model.cfg.n_layer, loss_inc=loss_inc,
                   candidates=candidates, warm_start=warm_start, rejected_site=rejected_site,
-                  progress=progress)
+                  progress=progress, family=family_of(model))
 
 
 def search(
@@ -331,8 +385,10 @@ def search(
     warm_start: bool = True,
     rejected_site: RejectedSite = "dense",
     progress: Callable[[str, float, int], None] | None = None,
+    family: Family = RWKV_FAMILY,
 ) -> SearchResult:
-    """The search itself, on any :class:`InitData` (tests drive it with hand-made losses)."""
+    """The search itself, on any :class:`InitData` (tests drive it with hand-made losses), over
+    the ``family``'s thresholded sites."""
     cand = [float(p) for p in candidates]
     if not cand or any(not 0 < p < 1 for p in cand) or cand != sorted(cand, reverse=True):
         raise ValueError(f"candidates must be decreasing kept fractions in (0, 1), got {cand}")
@@ -341,7 +397,7 @@ def search(
     if rejected_site not in REJECTED_SITE_CHOICES:
         raise ValueError(f"rejected_site must be one of {REJECTED_SITE_CHOICES}, "
                          f"got {rejected_site!r}")
-    th = Thresholds()
+    th = Thresholds(family=family)
     inferences = recordings = 0
     base = deployed = data.loss(th)
     inferences += 1
@@ -349,8 +405,8 @@ def search(
     history: dict[str, list[float]] = {}
     sites: list[SiteSearch] = []
     for b in range(n_layer):
-        for suffix in SEARCH_ORDER:
-            name = f"blocks.{b}.{suffix}"
+        for suffix in family.search_order:
+            name = f"{family.layer}.{b}.{suffix}"
             thetas = dict(zip(cand, quantile_thresholds(data.record(name, th), cand), strict=True))
             recordings += 1
             trials: list[Trial] = []
@@ -420,7 +476,31 @@ class ThresholdsFile(BaseModel):
         return Thresholds(self.thresholds, enabled)
 
 
-def save_thresholds(tf: ThresholdsFile, path: str | Path) -> Path:
+class OPTThresholdsFile(BaseModel):
+    """:class:`ThresholdsFile` for an OPT: its width is ``d_model``, its sites ``layers.*``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["nmsim-opt-thresholds"] = OPT_THRESHOLDS_FORMAT
+    version: int = THRESHOLDS_VERSION
+    model: str = Field(description="what the thresholds were searched on")
+    n_layer: int = Field(gt=0)
+    d_model: int = Field(gt=0)
+    thresholds: dict[str, float] = Field(description="HardShrink threshold per site")
+    kept_fraction: dict[str, float] = Field(default_factory=dict)
+    search: dict = Field(default_factory=dict, description="settings and record of the search")
+    evaluation: dict = Field(default_factory=dict, description="held-out loss and sparsity")
+
+    def to_thresholds(self, enabled: bool = True) -> Thresholds:
+        return Thresholds(self.thresholds, enabled, OPT_FAMILY)
+
+
+AnyThresholdsFile = ThresholdsFile | OPTThresholdsFile
+_FILES: dict[str, type[AnyThresholdsFile]] = {THRESHOLDS_FORMAT: ThresholdsFile,
+                                              OPT_THRESHOLDS_FORMAT: OPTThresholdsFile}
+
+
+def save_thresholds(tf: AnyThresholdsFile, path: str | Path) -> Path:
     from simulator.outputs import write_atomic
 
     return write_atomic(Path(path), tf.model_dump_json(indent=1) + "\n")
@@ -430,23 +510,24 @@ class ThresholdsError(UserError, ValueError):
     """A thresholds file is unreadable, invalid, or made for another model."""
 
 
-def load_thresholds(path: str | Path) -> ThresholdsFile:
-    """Read and validate a thresholds file; errors name the file and the problem."""
+def load_thresholds(path: str | Path, family: Family = RWKV_FAMILY) -> AnyThresholdsFile:
+    """Read and validate a ``family``'s thresholds file; errors name the file and the
+    problem."""
     path = Path(path)
+    fmt = family.format
     try:
         raw = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise ThresholdsError(f"{path}: no such thresholds file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ThresholdsError(f"{path}: not a readable thresholds file: {e}") from None
-    if not isinstance(raw, dict) or raw.get("format") != THRESHOLDS_FORMAT:
-        raise ThresholdsError(f"{path}: not an {THRESHOLDS_FORMAT} file (field 'format' must "
-                              f"be {THRESHOLDS_FORMAT!r})")
+    if not isinstance(raw, dict) or raw.get("format") != fmt:
+        raise ThresholdsError(f"{path}: not an {fmt} file (field 'format' must be {fmt!r})")
     if raw.get("version") != THRESHOLDS_VERSION:
         raise ThresholdsError(f"{path}: thresholds version {raw.get('version')!r} is not "
                               f"supported (this nmsim reads version {THRESHOLDS_VERSION})")
     try:
-        tf = ThresholdsFile.model_validate(raw)
+        tf = _FILES[fmt].model_validate(raw)
         tf.to_thresholds()  # site names and values
     except ValidationError as e:
         problems = "; ".join(f"field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
@@ -457,17 +538,21 @@ def load_thresholds(path: str | Path) -> ThresholdsFile:
     return tf
 
 
-def check_thresholds_file(tf: ThresholdsFile, model: RWKV4, where: str = "thresholds") -> None:
-    """The file was searched on a model of this size (``n_layer`` and ``n_embd`` agree)."""
-    cfg = model.cfg
+def check_thresholds_file(tf: AnyThresholdsFile, model: Model, where: str = "thresholds"
+                          ) -> None:
+    """The file was searched on a model of this family and size (``n_layer`` and the width,
+    ``n_embd`` or ``d_model``, agree)."""
+    cfg, family = model.cfg, family_of(model)
+    if tf.format != family.format:
+        raise ThresholdsError(f"{where}: a {tf.format} file, but the model is {family.name}")
     wrong = [f"{k}={getattr(tf, k)} but the model has {k}={getattr(cfg, k)}"
-             for k in ("n_layer", "n_embd") if getattr(tf, k) != getattr(cfg, k)]
+             for k in ("n_layer", family.width) if getattr(tf, k) != getattr(cfg, k)]
     if wrong:
         raise ThresholdsError(f"{where}: made for another model: {'; '.join(wrong)}")
 
 
 def sparsify(
-    model: RWKV4,
+    model: Model,
     init: Tensor,
     heldout: Tensor,
     description: str,
@@ -477,20 +562,21 @@ def sparsify(
     warm_start: bool = True,
     rejected_site: RejectedSite = "dense",
     progress: Callable[[str, float, int], None] | None = None,
-) -> ThresholdsFile:
+) -> AnyThresholdsFile:
     """Search thresholds on ``init`` and measure loss and sparsity, dense vs sparsified, on the
     held-out windows: everything a thresholds file records."""
     res = search_thresholds(model, init, loss_inc=loss_inc, candidates=candidates,
                             warm_start=warm_start, rejected_site=rejected_site,
                             progress=progress)
-    th = Thresholds(res.thresholds)
+    family = family_of(model)
+    th = Thresholds(res.thresholds, family=family)
     dense_loss, dense_sp = evaluate(model, heldout)
     sparse_loss, sparse_sp = evaluate(model, heldout, th)
     n_sites = len(res.sites)
-    return ThresholdsFile(
+    return _FILES[family.format](
         model=description,
         n_layer=model.cfg.n_layer,
-        n_embd=model.cfg.n_embd,
+        **{family.width: getattr(model.cfg, family.width)},
         thresholds=res.thresholds,
         kept_fraction=res.kept,
         search={
@@ -516,8 +602,8 @@ def sparsify(
             "heldout_tokens": int(heldout[:, 1:].numel()),
             "loss_dense": dense_loss,
             "loss_sparse": sparse_loss,
-            "sparsity_dense": by_suffix(dense_sp),
-            "sparsity_sparse": by_suffix(sparse_sp),
+            "sparsity_dense": by_suffix(dense_sp, family),
+            "sparsity_sparse": by_suffix(sparse_sp, family),
             "mac_weighted_sparsity_dense": mac_weighted(model, dense_sp),
             "mac_weighted_sparsity_sparse": mac_weighted(model, sparse_sp),
             "sparsity_dense_per_site": dense_sp,

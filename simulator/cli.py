@@ -26,10 +26,13 @@ COMMAND_MODULES: dict[str, str] = {
     "simulator.commands.trace_rwkv": "trace rwkv",
     "simulator.commands.trace_egru": "trace egru",
     "simulator.commands.sparsify_rwkv": "sparsify rwkv",
+    "simulator.commands.sparsify_opt": "sparsify opt",
     "simulator.commands.plot": "plot",
     "simulator.commands.calibrate": "calibrate",
     "simulator.commands.egru_sweep": "egru-sweep",
     "simulator.commands.dvs_gesture": "dvs-gesture",
+    "simulator.commands.opt_token": "opt-token",
+    "simulator.commands.context_sweep": "context-sweep",
     "simulator.commands.validate": "validate",
 }
 #: the one-line summary of each first word in ``nmsim --help`` (which imports no command: a
@@ -37,11 +40,13 @@ COMMAND_MODULES: dict[str, str] = {
 SUMMARIES: dict[str, str] = {
     "rwkv-token": "one token through one RWKV-4 block on a chip, dense vs activation-sparse",
     "trace": "record or synthesise event traces (trace rwkv, trace egru)",
-    "sparsify": "training-free threshold search for activation sparsity (sparsify rwkv)",
+    "sparsify": "training-free threshold search for activation sparsity (sparsify rwkv, opt)",
     "plot": "figures of results: breakdown, sweep, profile, critical-path, dvs-breakdown",
     "calibrate": "the chip models against published measurements; fits; cited values",
     "egru-sweep": "EGRU layers partitioned over N cores of a chip, swept over N",
     "dvs-gesture": "the DVS-gesture EGRU network on N cores, batched (synthetic events)",
+    "opt-token": "one token through one OPT decoder layer at context L, KV cache, dense vs sparse",
+    "context-sweep": "energy and latency per token against context L: OPT layer vs RWKV block",
     "validate": "the simulator against published results, cell by cell, with the gap explained",
 }
 

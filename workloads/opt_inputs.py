@@ -26,14 +26,17 @@ DEFAULT_PROFILE = "published-2.7b-1.0005"
 DENSE_PROFILE = "published-2.7b-base"
 #: tokens simulated by default: synthetic tokens are alike, real ones vary more
 DEFAULT_TOKENS = {"synthetic": 1, "real": 8}
+#: the layer of the tiny OPT simulated by default: its last (in layer 0 the search accepts no
+#: QKV threshold, so that layer shows little of what sparsity does)
+DEFAULT_REAL_LAYER = 1
 #: sparsified profiles one may name (the base profile is the dense run)
 SPARSE_PROFILES = tuple(p for p in PUBLISHED_PROFILES if p != DENSE_PROFILE)
 
 
 def load_traces(model: str | None = None, trace: str | Path | None = None,
                 dense_trace: str | Path | None = None, profile: str | None = None,
-                tokens: int | None = None, context: int = 1, seed: int = 0
-                ) -> tuple[Trace, Trace]:
+                tokens: int | None = None, context: int = 1, seed: int = 0,
+                layer: int | None = None) -> tuple[Trace, Trace]:
     """``(dense, sparse)`` traces; see the module docstring. ``context`` is where a real
     model's recorded tokens start (its prompt runs first)."""
     if trace is not None:
@@ -50,6 +53,9 @@ def load_traces(model: str | None = None, trace: str | Path | None = None,
         raise ValueError("--dense-trace goes with --trace")
     model = model or DEFAULT_SIZE
     if model in OPT_SIZES:
+        if layer not in (None, 0):
+            raise ValueError("a synthetic trace has one layer (the profile averages all "
+                             "layers): --layer 0")
         profile = profile or DEFAULT_PROFILE
         if profile not in SPARSE_PROFILES:
             raise ValueError(f"--profile {profile!r}: one of {', '.join(SPARSE_PROFILES)}")
@@ -61,14 +67,22 @@ def load_traces(model: str | None = None, trace: str | Path | None = None,
                          f"({', '.join(OPT_SIZES)})")
     if model != "tiny":
         raise ValueError(f"--model {model!r}: not 'tiny' or a size ({', '.join(OPT_SIZES)})")
-    return _tiny_traces(tokens or DEFAULT_TOKENS["real"], context)
+    return _tiny_traces(tokens or DEFAULT_TOKENS["real"], context,
+                        DEFAULT_REAL_LAYER if layer is None else layer)
 
 
-def _tiny_traces(n_tokens: int, context: int) -> tuple[Trace, Trace]:
-    """``(dense, sparse)`` traces of the shipped tiny OPT on held-out text."""
-    from models.shipped import OPT_TINY_THRESHOLDS, artifact_path
+def _tiny_traces(n_tokens: int, context: int, layer: int) -> tuple[Trace, Trace]:
+    """``(dense, sparse)`` traces of layer ``layer`` of the shipped tiny OPT on held-out
+    text, decoded after a prompt of ``context`` tokens, or as many as its positions allow
+    (the trace records the prompt it had; the chip's cache length is the job's ``context``)."""
+    import json
+
+    from models.shipped import OPT_TINY_META, OPT_TINY_THRESHOLDS, artifact_path
     from workloads.opt_trace import opt_trace_from_model  # torch: a model runs
 
-    common = dict(n_tokens=n_tokens, context=context)
+    positions = json.loads(artifact_path(OPT_TINY_META).read_text())["config"]["max_positions"]
+    if n_tokens >= positions:
+        raise ValueError(f"--tokens {n_tokens}: the tiny OPT has {positions} positions")
+    common = dict(n_tokens=n_tokens, context=min(context, positions - n_tokens), layers=[layer])
     return (opt_trace_from_model(None, **common),
             opt_trace_from_model(None, thresholds=artifact_path(OPT_TINY_THRESHOLDS), **common))

@@ -13,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-import torch
-from torch import Tensor
 from tqdm import tqdm
 
 from models.rwkv import RWKV4, load_rwkv4, load_tiny_rwkv
@@ -24,28 +21,11 @@ from models.sparsify import Thresholds, ThresholdsFile, check_thresholds_file, l
 from models.text import load_corpus, split_corpus
 from workloads.rwkv_sites import GROUPS, rwkv_site_specs
 from workloads.rwkv_summary import measured_profile, profile_table, summarize
+from workloads.site_recording import Recorder, token_ids
 from workloads.trace import SiteEvents, Trace, TraceMeta
 
 __all__ = ["GROUPS", "measured_profile", "profile_table", "rwkv_site_specs",
            "rwkv_trace_from_model", "summarize"]
-
-
-class _Recorder:
-    """Site function: applies the thresholds (if any), records non-zeros of the wanted sites."""
-
-    def __init__(self, inner: Thresholds | None, wanted: Sequence[str]) -> None:
-        self.inner = inner
-        self.steps: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in wanted}
-        self.on = False
-
-    def __call__(self, name: str, x: Tensor) -> Tensor:
-        y = self.inner(name, x) if self.inner is not None else x
-        if self.on and name in self.steps:
-            flat = y.reshape(-1)
-            idx = torch.nonzero(flat).flatten()
-            self.steps[name].append((idx.numpy().astype(np.int32),
-                                     flat[idx].numpy().astype(np.float32)))
-        return y
 
 
 def _resolve_thresholds(
@@ -103,15 +83,7 @@ def rwkv_trace_from_model(
             default_name = f"RWKV-4 {Path(checkpoint).name}"
         default_name += f" (L{model.cfg.n_layer}, C{model.cfg.n_embd})"
     cfg = model.cfg
-    if tokens is None:
-        if text is None or tokenizer is None:
-            raise ValueError("give token ids, or text and a tokenizer for this checkpoint")
-        tokens = tokenizer(text[: 16 * (skip + n_tokens) + 64])
-    tokens = list(tokens)[: skip + n_tokens]
-    if len(tokens) < skip + n_tokens:
-        raise ValueError(f"need {skip + n_tokens} tokens, got {len(tokens)}")
-    if any(not 0 <= t < cfg.vocab_size for t in tokens):
-        raise ValueError(f"token ids must lie in [0, {cfg.vocab_size})")
+    tokens = token_ids(tokens, text, tokenizer, skip + n_tokens, cfg.vocab_size)
     th, th_file = _resolve_thresholds(thresholds, model)
     if th is not None:
         th.check(model)
@@ -120,7 +92,7 @@ def rwkv_trace_from_model(
     if any(not 0 <= b < cfg.n_layer for b in blocks):
         raise ValueError(f"blocks {blocks}: must lie in [0, {cfg.n_layer}) (the model has "
                          f"{cfg.n_layer} blocks)")
-    rec = _Recorder(th, site_names(cfg.n_layer, blocks))
+    rec = Recorder(th, site_names(cfg.n_layer, blocks))
     state = None
     for i, t in enumerate(tqdm(tokens, desc="trace", unit="token", disable=not progress)):
         rec.on = i >= skip

@@ -35,7 +35,7 @@ def add_layer_options(p: argparse.ArgumentParser) -> None:
                    help="tokens simulated and averaged (default: 1 synthetic, whose tokens "
                    "carry the same number of non-zeros; 8 real)")
     p.add_argument("--layer", type=non_negative_int, default=None,
-                   help="which decoder layer of the trace (default: its first)")
+                   help="which decoder layer (default: 0 synthetic, 1 tiny)")
     p.add_argument("--kv-placement", choices=KV_PLACEMENTS, default="auto",
                    help="where the KV cache stays: auto (default: attention cores' memory while "
                    "--kv-cores-per-head cores hold a head's share, else off-chip), cores, or "
@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         chip = chip_from_args(args)
         dense, sparse = load_traces(model=args.model, trace=args.trace,
                                     dense_trace=args.dense_trace, profile=args.profile,
-                                    tokens=args.tokens, context=args.context, seed=args.seed)
+                                    tokens=args.tokens, context=args.context, seed=args.seed,
+                                    layer=args.layer)
         map_layer(sparse, chip, args.context, args.layer, layer_config(args))  # fails now
         with tqdm(total=2, desc="opt-token", unit="run") as bar:
             def step(mode: str) -> None:

@@ -196,3 +196,16 @@ def test_context_sweep_bad_input(argv, words, capsys):
     with pytest.raises(SystemExit) as e:
         main(["context-sweep", *argv])
     assert e.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_tiny_opt_on_the_chip(tmp_path):
+    """Real decoding traces of the shipped tiny OPT (layer 1), dense and thresholded: the
+    sparse run charges fewer MACs; its prompt is capped at the model's 512 positions while
+    the chip's cache is the job's context."""
+    dense, sparse = load_traces(model="tiny", tokens=2, context=1024)
+    assert not sparse.meta.synthetic and sparse.meta.extra["context"] == 510
+    assert sparse.meta.extra["layers"] == [1]
+    result = opt_token(dense, sparse, load_chip("seneca"), context=1024)
+    assert result.provenance.trace_kind == "real" and result.provenance.layer == 1
+    assert result.mapping.attention.kv_cache_bytes == 2 * 1024 * 128 * 2
+    assert result.sparse["block"]["total"].energy_j < result.dense["block"]["total"].energy_j

@@ -39,7 +39,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.opt_config import SITE_SUFFIXES
 from simulator.chips.work import CoreCostModel
 from simulator.mapping import Mapping, Placement
-from simulator.mappings.tiles import BlockMap, MappingError, SiteMap, edges, tile_edges
+from simulator.mappings.tiles import (
+    BlockMap,
+    MappingError,
+    SiteMap,
+    edges,
+    site_maps,
+    tile_edges,
+)
 from workloads.opt_ops import OWNER_VECTORS
 from workloads.trace import SiteSpec, TraceError
 
@@ -155,14 +162,7 @@ def map_opt_layer(sites: Sequence[SiteSpec], layer: int, n_head: int, context: i
                   for h in range(n_head))
     attention = Attention(n_head, c // n_head, context, cores, attention.positions,
                           attention.streamed, attention.value_bytes, attention.chunk_bytes)
-    maps = {}
-    for suffix in SITE_SUFFIXES:
-        spec = by_suffix[suffix]
-        ie, oe = tiles[suffix]
-        grid = np.array([[order[(suffix, gi, go)] for go in range(len(oe) - 1)]
-                         for gi in range(len(ie) - 1)], dtype=np.int64)
-        maps[suffix] = SiteMap(suffix, spec.group, spec.size, spec.out_features, ie, oe, grid,
-                               cost.weight_bytes(spec.size * spec.out_features))
+    maps = site_maps({s: by_suffix[s] for s in SITE_SUFFIXES}, tiles, order, cost)
     control = dict.fromkeys(SUB_BLOCKS, tuple(order[("owner", j)] for j in range(k)))
     block = BlockMap(maps, len(order), "dataflow", k, {"C": c_edges, "F": edges(f, k),
                                                         "H": h_edges},

@@ -38,6 +38,7 @@ from simulator.mappings.tiles import (
     MappingError,
     SiteMap,
     edges,
+    site_maps,
     tile_edges,
 )
 from workloads.rwkv_ops import CHANNEL_MIX_KEY_VECTORS, CHANNEL_MIX_VECTORS, TIME_MIX_VECTORS
@@ -139,14 +140,7 @@ def map_block(sites: Sequence[SiteSpec], cost: CoreCostModel,
                     order[(suffix, gi, go)] = core
                     core += 1
         control = {sub: tuple(range(n * k, (n + 1) * k)) for n, sub in enumerate(SUB_BLOCKS)}
-    maps: dict[str, SiteMap] = {}
-    for suffix in SITE_SUFFIXES:
-        spec = by_suffix[suffix]
-        ie, oe = tiles[suffix]
-        cores = np.array([[order[(suffix, gi, go)] for go in range(len(oe) - 1)]
-                          for gi in range(len(ie) - 1)], dtype=np.int64)
-        maps[suffix] = SiteMap(suffix, spec.group, spec.size, spec.out_features, ie, oe, cores,
-                               cost.weight_bytes(spec.size * spec.out_features))
+    maps = site_maps({s: by_suffix[s] for s in SITE_SUFFIXES}, tiles, order, cost)
     n = len(order) + (0 if config.strategy == "dataflow" else 2 * k)
     feeds = {"ffn.value": "ffn.key"} if config.strategy == "dataflow" else {}
     return BlockMap(maps, n, config.strategy, k, {"C": c_edges, "F": f_edges}, IN_DOMAIN,

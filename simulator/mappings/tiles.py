@@ -13,14 +13,20 @@ layer reads and writes, and which layer's tiles feed another's inputs directly.
 from __future__ import annotations
 
 import math
+from collections import abc
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simulator.errors import UserError
 from simulator.ledger import Tags, tags
 from simulator.mapping import Mapping
+
+if TYPE_CHECKING:
+    from simulator.chips.work import CoreCostModel
+    from workloads.trace import SiteSpec
 
 
 class MappingError(UserError, ValueError):
@@ -126,6 +132,21 @@ class BlockMap:
         """Core -> (layer, input slice, output slice) of every tile core."""
         return {sm.core(gi, go): (sm, gi, go) for sm in self.sites.values()
                 for gi in range(sm.in_splits) for go in range(sm.out_splits)}
+
+
+def site_maps(specs: abc.Mapping[str, SiteSpec],
+              tiles: abc.Mapping[str, tuple[np.ndarray, np.ndarray]],
+              order: abc.Mapping[tuple, int], cost: CoreCostModel) -> dict[str, SiteMap]:
+    """Every layer's :class:`SiteMap` (by suffix): its tile edges, and the core ``order``
+    gives each tile ``(suffix, g_in, g_out)``."""
+    maps = {}
+    for suffix, spec in specs.items():
+        ie, oe = tiles[suffix]
+        grid = np.array([[order[(suffix, gi, go)] for go in range(len(oe) - 1)]
+                         for gi in range(len(ie) - 1)], dtype=np.int64)
+        maps[suffix] = SiteMap(suffix, spec.group, spec.size, spec.out_features, ie, oe, grid,
+                               cost.weight_bytes(spec.size * spec.out_features))
+    return maps
 
 
 def edges(n: int, parts: int) -> np.ndarray:

@@ -9,15 +9,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from models.opt_config import SITE_SUFFIXES, THRESHOLD_SITES
-from models.text import load_corpus, read_text_file, split_corpus
-from simulator.argtypes import finite_float, non_negative_int, positive_int
+from simulator.commands.search_options import (
+    PUBLISHED_LOSS_INC,
+    REJECTED_SITE_CHOICES,
+    add_search_options,
+    search_windows,
+)
 from simulator.errors import UserError
 
-#: ``models.sparsify.PUBLISHED_LOSS_INC`` and ``REJECTED_SITE_CHOICES``, repeated so that
-#: ``--help`` does not import torch (a test checks they agree). The paper's OPT runs used
-#: 1.0003, 1.0004 and 1.0005; the largest is the default, as for RWKV.
-PUBLISHED_LOSS_INC = 1.0005
-REJECTED_SITE_CHOICES = ("dense", "first_candidate_keep_base")
+__all__ = ["PUBLISHED_LOSS_INC", "REJECTED_SITE_CHOICES", "register", "run"]
 
 
 def register(cli) -> None:
@@ -35,26 +35,8 @@ def register(cli) -> None:
                    "them under \"config\", as models/artifacts/opt_tiny.json)")
     p.add_argument("--out", "-o", type=Path, default=Path("opt_thresholds.json"),
                    help="thresholds file to write (default opt_thresholds.json)")
-    p.add_argument("--loss-inc", type=finite_float(1.0, low_open=True),
-                   default=PUBLISHED_LOSS_INC, help="acceptance factor per site, above 1 "
-                   f"(default {PUBLISHED_LOSS_INC}; the paper's OPT runs: 1.0003, 1.0004, "
-                   "1.0005)")
-    p.add_argument("--no-warm-start", action="store_true",
-                   help="scan every site from the top instead of the most frequent earlier choice")
-    p.add_argument("--rejected-site", choices=REJECTED_SITE_CHOICES, default="dense",
-                   help="what a site gets when no candidate is accepted (as for sparsify rwkv): "
-                   "dense (default) or first_candidate_keep_base (the authors' code)")
-    p.add_argument("--init-windows", type=positive_int, default=32,
-                   help="initialisation windows, drawn from the training part (default 32)")
-    p.add_argument("--eval-windows", type=non_negative_int, default=0,
-                   help="held-out windows to evaluate (default 0: all of the held-out part)")
-    p.add_argument("--ctx-len", type=positive_int, default=128,
-                   help="tokens per window, at most the model's max_positions (default 128)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation windows")
-    p.add_argument("--text-file", type=Path, help="text for a --checkpoint model: the first 90%% "
-                   "gives initialisation windows, the last 10%% is held out")
-    p.add_argument("--tokenizer", default="char",
-                   help="char | path to a tokenizer.json (for --text-file)")
+    add_search_options(p, f"default {PUBLISHED_LOSS_INC}; the paper's OPT runs: 1.0003, "
+                       "1.0004, 1.0005", "char | path to a tokenizer.json")
     p.set_defaults(func=run)
 
 
@@ -97,7 +79,6 @@ def _table(profiles: Mapping[str, Mapping[str, float]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.rwkv import sample_windows, windows
     from models.sparsify import save_thresholds, sparsify
     from simulator.outputs import check_output_file
 
@@ -107,17 +88,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--ctx-len {args.ctx_len}: more than the model's max_positions "
                         f"{model.cfg.max_positions}")
     try:
-        if args.text_file:
-            text = read_text_file(args.text_file, "--text-file")
-        elif args.checkpoint is None:
-            text = load_corpus()
-        else:
-            raise UserError("--checkpoint needs --text-file (and usually --tokenizer)")
-        train_text, held_text = split_corpus(text)
-        init = sample_windows(encode(train_text), args.init_windows, args.ctx_len, args.seed)
-        held = windows(encode(held_text), args.ctx_len)
-        if args.eval_windows:
-            held = held[: args.eval_windows]
+        init, held = search_windows(args, encode)
     except ValueError as e:
         raise UserError(str(e)) from None
     bar = tqdm(total=model.cfg.n_layer * len(THRESHOLD_SITES), desc="sparsify", unit="site")

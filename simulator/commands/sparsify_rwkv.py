@@ -8,15 +8,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from models.text import load_corpus, read_text_file, split_corpus
-from simulator.argtypes import finite_float, non_negative_int, positive_int
+from simulator.commands.search_options import (
+    PUBLISHED_LOSS_INC,
+    REJECTED_SITE_CHOICES,
+    add_search_options,
+    search_windows,
+)
 from workloads.rwkv_summary import profile_table
 
-#: the published acceptance factor for RWKV (``models.sparsify.PUBLISHED_LOSS_INC``; repeated
-#: here so that ``--help`` does not import torch; a test checks the two agree)
-PUBLISHED_LOSS_INC = 1.0005
-#: ``models.sparsify.REJECTED_SITE_CHOICES``, repeated for the same reason (a test checks them)
-REJECTED_SITE_CHOICES = ("dense", "first_candidate_keep_base")
+__all__ = ["PUBLISHED_LOSS_INC", "REJECTED_SITE_CHOICES", "register", "run"]
 
 
 def register(cli) -> None:
@@ -29,33 +29,13 @@ def register(cli) -> None:
     p.add_argument("--checkpoint", help="official-layout RWKV-4 .pth (default: shipped tiny)")
     p.add_argument("--out", "-o", type=Path, default=Path("rwkv_thresholds.json"),
                    help="thresholds file to write (default rwkv_thresholds.json)")
-    p.add_argument("--loss-inc", type=finite_float(1.0, low_open=True),
-                   default=PUBLISHED_LOSS_INC, help=f"acceptance factor per site, above 1 "
-                   f"(published: {PUBLISHED_LOSS_INC})")
-    p.add_argument("--no-warm-start", action="store_true",
-                   help="scan every site from the top instead of the most frequent earlier choice")
-    p.add_argument("--rejected-site", choices=REJECTED_SITE_CHOICES, default="dense",
-                   help="what a site gets when no candidate is accepted: dense (default: no "
-                   "threshold, the accepted loss stays the base) or first_candidate_keep_base "
-                   "(what the authors' experiment.py does: deploy the first candidate, kept "
-                   "fraction 0.9, and compare the next site with the loss accepted before "
-                   "this one)")
-    p.add_argument("--init-windows", type=positive_int, default=32,
-                   help="initialisation windows, drawn from the training part (default 32)")
-    p.add_argument("--eval-windows", type=non_negative_int, default=0,
-                   help="held-out windows to evaluate (default 0: all of the held-out part)")
-    p.add_argument("--ctx-len", type=positive_int, default=128,
-                   help="tokens per window (default 128)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation windows")
-    p.add_argument("--text-file", type=Path, help="text for a --checkpoint model: the first 90%% "
-                   "gives initialisation windows, the last 10%% is held out")
-    p.add_argument("--tokenizer", default="char",
-                   help="char | world | path to a tokenizer.json (for --text-file)")
+    add_search_options(p, f"published: {PUBLISHED_LOSS_INC}",
+                       "char | world | path to a tokenizer.json")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.rwkv import load_rwkv4, load_tiny_rwkv, load_tokenizer, sample_windows, windows
+    from models.rwkv import load_rwkv4, load_tiny_rwkv, load_tokenizer
     from models.sparsify import save_thresholds, sparsify
     from simulator.outputs import check_output_file
 
@@ -67,17 +47,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             model = load_rwkv4(args.checkpoint)
             encode, description = load_tokenizer(args.tokenizer), f"RWKV-4 {args.checkpoint}"
-        if args.text_file:
-            text = read_text_file(args.text_file, "--text-file")
-        elif args.checkpoint is None:
-            text = load_corpus()
-        else:
-            raise ValueError("--checkpoint needs --text-file (and usually --tokenizer)")
-        train_text, held_text = split_corpus(text)
-        init = sample_windows(encode(train_text), args.init_windows, args.ctx_len, args.seed)
-        held = windows(encode(held_text), args.ctx_len)
-        if args.eval_windows:
-            held = held[: args.eval_windows]
+        init, held = search_windows(args, encode)
     except (ValueError, OSError, ImportError) as e:
         print(f"nmsim sparsify rwkv: error: {e}", file=sys.stderr)
         return 2

@@ -125,6 +125,8 @@ def test_cli_writes_the_result(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, words", [
     (["--context", "0"], "--context"),
+    (["--model", "125M", "--kv-placement", "dram", "--kv-chunk-bytes", "100"],
+     "--kv-chunk-bytes"),
     (["--model", "7B"], "--model"),
     (["--kv-cores-per-head", "0"], "--kv-cores-per-head"),
     (["--profile", "published-2.7b-base"], "--profile"),

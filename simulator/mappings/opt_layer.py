@@ -181,6 +181,9 @@ def _attention(n_head: int, head_dim: int, context: int, cap: int, cost: CoreCos
     if room - buffers < per_position:
         raise MappingError(f"one position of a head's cache ({per_position} B) does not fit "
                            f"the {cap} B of a core")
+    if config.kv_placement != "cores" and config.kv_chunk_bytes < per_position:
+        raise MappingError(f"--kv-chunk-bytes {config.kv_chunk_bytes}: less than one position "
+                           f"of a head's cache (keys and values, {per_position} B)")
     held = (cap - buffers) // per_position  # positions one core holds
     s_fit = math.ceil(context / held)
     streamed = config.kv_placement == "dram" or (

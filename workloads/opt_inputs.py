@@ -18,8 +18,8 @@ from pathlib import Path
 
 from workloads.opt_sites import PUBLISHED_PROFILES
 from workloads.opt_synthetic import OPT_SIZES, synthetic_opt_trace
-from workloads.rwkv_inputs import every_input_nonzero
-from workloads.trace import Trace, TraceError
+from workloads.token_traces import load_pair
+from workloads.trace import Trace
 
 DEFAULT_SIZE = "2.7B"
 DEFAULT_PROFILE = "published-2.7b-1.0005"
@@ -42,13 +42,7 @@ def load_traces(model: str | None = None, trace: str | Path | None = None,
     if trace is not None:
         if model is not None or profile is not None:
             raise ValueError("give --model/--profile or --trace, not both")
-        sparse = Trace.load(trace)
-        dense = Trace.load(dense_trace) if dense_trace else every_input_nonzero(sparse)
-        for arg, path, t in (("--trace", trace, sparse), ("--dense-trace", dense_trace, dense)):
-            if t.meta.kind != "opt":
-                raise TraceError(f"{arg} {path}: a {t.meta.kind} trace; opt-token needs an OPT "
-                                 "trace")
-        return dense, sparse
+        return load_pair(trace, dense_trace, "opt", "opt-token needs an OPT trace")
     if dense_trace is not None:
         raise ValueError("--dense-trace goes with --trace")
     model = model or DEFAULT_SIZE

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from models.shipped import RWKV_TINY_THRESHOLDS, artifact_path
 from models.text import load_corpus, read_text_file, split_corpus
 from workloads.rwkv_synthetic import RWKV4_SIZES, synthetic_rwkv_trace
-from workloads.trace import SiteEvents, Trace, TraceError, TraceMeta
+from workloads.token_traces import load_pair
+from workloads.trace import Trace
 
 DEFAULT_SIZE = "3B"
 #: tokens simulated by default: a synthetic trace's tokens carry the same number of
@@ -44,13 +43,8 @@ def load_traces(
     if trace is not None:
         if model is not None:
             raise ValueError("give --model or --trace, not both")
-        sparse = Trace.load(trace)
-        dense = Trace.load(dense_trace) if dense_trace else every_input_nonzero(sparse)
-        for arg, path, t in (("--trace", trace, sparse), ("--dense-trace", dense_trace, dense)):
-            if t.meta.kind != "rwkv":
-                raise TraceError(f"{arg} {path}: a {t.meta.kind} trace; rwkv-token needs an "
-                                 "RWKV trace (nmsim trace rwkv)")
-        return dense, sparse
+        return load_pair(trace, dense_trace, "rwkv",
+                         "rwkv-token needs an RWKV trace (nmsim trace rwkv)")
     if dense_trace is not None:
         raise ValueError("--dense-trace goes with --trace")
     model = model or DEFAULT_SIZE
@@ -95,16 +89,3 @@ def _real_traces(
                   blocks=blocks)
     return (rwkv_trace_from_model(checkpoint, **common),
             rwkv_trace_from_model(checkpoint, thresholds=thresholds, **common))
-
-
-def every_input_nonzero(trace: Trace) -> Trace:
-    """The dense baseline of a trace that has none: every input of every site non-zero."""
-    events = {}
-    for s in trace.sites:
-        idx = np.tile(np.arange(s.size, dtype=np.int32), trace.meta.n_steps)
-        events[s.name] = SiteEvents(
-            ptr=np.arange(trace.meta.n_steps + 1, dtype=np.int64) * s.size, indices=idx,
-            values=np.ones(idx.size, np.float32))
-    meta = TraceMeta(**{**trace.meta.model_dump(), "model": f"{trace.meta.model}, every input "
-                        "non-zero (dense baseline)"})
-    return Trace(meta=meta, events=events, matrices=trace.matrices)

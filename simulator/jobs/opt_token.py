@@ -30,6 +30,7 @@ from simulator.mappings.tiles import MappingError
 from simulator.programs.opt_layer import LayerWorkload, OptLayerProgram
 from simulator.results import MODES, OptTokenResult, nmsim_version
 from simulator.simulate import Run, simulate
+from workloads.token_traces import unit_of
 from workloads.trace import Trace, TraceError
 
 __all__ = ["MappingError", "OptMapConfig", "format_table", "map_layer", "opt_token",
@@ -38,14 +39,7 @@ SUMMARY_KEYS: tuple[str, ...] = (*SUB_BLOCKS, "block")
 
 
 def _layer_of(trace: Trace, layer: int | None) -> int:
-    if trace.meta.kind != "opt":
-        raise TraceError(f"expected an OPT trace, got kind {trace.meta.kind!r}")
-    layers = trace.meta.extra.get("layers") or sorted(
-        {int(s.name.split(".")[1]) for s in trace.sites})
-    layer = layers[0] if layer is None else layer
-    if layer not in layers:
-        raise TraceError(f"the trace holds layers {layers}, not layer {layer}")
-    return layer
+    return unit_of(trace, "opt", "OPT", "layer", layer)
 
 
 def map_layer(trace: Trace, chip: Chip, context: int, layer: int | None = None,

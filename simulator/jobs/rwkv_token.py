@@ -42,6 +42,7 @@ from simulator.results import (
 )
 from simulator.simulate import Run, simulate
 from simulator.timeline import Timeline
+from workloads.token_traces import unit_of
 from workloads.trace import Trace, TraceError
 
 #: the job's mapping choices (kept under the job's name for its users)
@@ -51,14 +52,7 @@ __all__ = ["CATEGORIES", "SUMMARY_KEYS", "JobConfig", "MappingError", "format_ta
 
 
 def _block_of(trace: Trace, block: int | None) -> int:
-    if trace.meta.kind != "rwkv":
-        raise TraceError(f"expected an RWKV trace, got kind {trace.meta.kind!r}")
-    blocks = trace.meta.extra.get("blocks") or sorted(
-        {int(s.name.split(".")[1]) for s in trace.sites})
-    block = blocks[0] if block is None else block
-    if block not in blocks:
-        raise TraceError(f"the trace holds blocks {blocks}, not block {block}")
-    return block
+    return unit_of(trace, "rwkv", "RWKV", "block", block)
 
 
 def simulate_trace(trace: Trace, chip: Chip, *, sparse: bool, tokens: int | None = None,

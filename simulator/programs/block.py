@@ -99,6 +99,8 @@ class BlockProgram(Program):
         self.began: dict[tuple[str, int], int] = {}  # (sub-block, token) -> start cycle
         self.phase = dict.fromkeys(self.sub_blocks, 0)
         self._columns: dict[int, Work] = {}
+        self._column_works: dict[int, Work] = {}
+        self._elementwise_works: dict[tuple, Work] = {}
         self._receive, self._send_one = self.cost.receive_event(), self.cost.send_events(1)
         #: tile core -> (layer, input slice, output slice, rows, input trains per token)
         self.tiles: dict[int, tuple[SiteMap, int, int, int, int]] = {}
@@ -167,11 +169,28 @@ class BlockProgram(Program):
     def _stage(self, core, sub: str, stage: str, *parts: tuple[Mapping[str, int], int]):
         """Element-wise stage ``stage`` on ``core``: ``(ops per element, elements)``; nothing
         charged for a stage the job omits."""
-        work = Work(label=stage)
-        for per_element, n in () if stage in self.omit else parts:
-            for op, per in per_element.items():
-                work = work + self.cost.elementwise(op, per * n)
+        work = self._elementwise(stage, *(() if stage in self.omit else parts))
         return self.spend(core, work, tags(sub_block=sub, site=f"ew.{stage}"))
+
+    def _elementwise(self, label: str, *parts: tuple[Mapping[str, int], int]) -> Work:
+        """The element-wise work of ``parts`` (``(ops per element, elements)``), made once
+        per label and parts (charges are counted per distinct work)."""
+        key = (label, tuple((tuple(per.items()), n) for per, n in parts))
+        work = self._elementwise_works.get(key)
+        if work is None:
+            work = Work(label=label)
+            for per_element, n in parts:
+                for op, per in per_element.items():
+                    work = work + self.cost.elementwise(op, per * n)
+            self._elementwise_works[key] = work
+        return work
+
+    def _column(self, n: int) -> Work:
+        """One weight column of ``n`` rows (cached per size)."""
+        work = self._column_works.get(n)
+        if work is None:
+            work = self._column_works[n] = self.cost.column(n)
+        return work
 
     def _send(self, core, sends: list[tuple[list[int], int, Any]], tg: Tags):
         """Form the events of ``sends`` (``(destinations, packets, message)``) on ``core`` and

@@ -30,7 +30,6 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
-from simulator.chips.work import Work
 from simulator.ledger import Tags, tags
 from simulator.mappings.opt_layer import SUB_BLOCKS, OptLayerMap
 from simulator.mappings.tiles import SiteMap, overlap
@@ -107,8 +106,6 @@ class OptLayerProgram(BlockProgram):
             for dsts, _, _ in sends:
                 self.expect_qkv.update(dsts)
         self.streams: dict[int, _Stream] = {}
-        self._ews: dict[tuple, Work] = {}
-        self._cols: dict[int, Work] = {}
 
     def _site_events(self, workload: LayerWorkload) -> dict[str, SiteEvents]:
         return {s: workload.trace.events[f"layers.{workload.layer}.{s}"] for s in self.map.sites}
@@ -195,7 +192,8 @@ class OptLayerProgram(BlockProgram):
         d, att = self.att.head_dim, self.att
         yield self._stage(core, "attention", "query_scale", (ops.QUERY_SCALE, d))
         if s == att.per_head - 1:
-            yield self.spend(core, self._ew(ops.CACHE_APPEND, d), self._tags["cache"])
+            yield self.spend(core, self._elementwise("copy", (ops.CACHE_APPEND, d)),
+                             self._tags["cache"])
         if not att.streamed:
             yield from self._positions(core, att.n_positions(s))
             yield from self._share_out(core, h, s, data.t)
@@ -210,7 +208,8 @@ class OptLayerProgram(BlockProgram):
         """Scores, softmax and output share over ``n`` positions held in this core's memory."""
         d = self.att.head_dim
         yield self.spend(core, self._column(n), self._tags["scores"], d, label="scores")
-        yield self.spend(core, self._ew(ops.SOFTMAX, n), self._tags["softmax"])
+        yield self.spend(core, self._elementwise("max", (ops.SOFTMAX, n)),
+                         self._tags["softmax"])
         yield self.spend(core, self._column(d), self._tags["values"], n, label="values")
 
     def _issue(self, core, i: int, s: int):
@@ -237,9 +236,9 @@ class OptLayerProgram(BlockProgram):
         n = min(per, self.att.n_positions(s) - item.k * per)
         yield from self._positions(core, n)
         if item.k:  # fold this chunk into the running share
-            yield self.spend(core, self._ew(ops.RESCALE_SHARE, 1)
-                             + self._ew(ops.RESCALE_OUTPUT, self.att.head_dim),
-                             self._tags["combine"])
+            yield self.spend(core, self._elementwise(
+                "sub", (ops.RESCALE_SHARE, 1), (ops.RESCALE_OUTPUT, self.att.head_dim)),
+                self._tags["combine"])
         st.done += 1
         st.free += 1
         if st.done < st.chunks:
@@ -262,27 +261,8 @@ class OptLayerProgram(BlockProgram):
         if not self._complete(("share", h, t), att.per_head):
             return
         d, others = att.head_dim, att.per_head - 1
-        work = self._ew(ops.NORMALISE, d)
-        if others:
-            work = (self._ew(ops.RESCALE_SHARE, others) + self._ew(ops.RESCALE_OUTPUT, d * others)
-                    + work)
+        work = (self._elementwise("sub", (ops.RESCALE_SHARE, others),
+                                  (ops.RESCALE_OUTPUT, d * others), (ops.NORMALISE, d))
+                if others else self._elementwise("div", (ops.NORMALISE, d)))
         yield self.spend(core, work, self._tags["combine"])
         yield from self._emit(core, "attn.out", self.map.edges("H"), h, t)
-
-    def _ew(self, per_element: dict[str, int], n: int) -> Work:
-        """Element-wise work of ``n`` elements, made once per size (charges are counted per
-        distinct work)."""
-        key = (tuple(per_element.items()), n)
-        work = self._ews.get(key)
-        if work is None:
-            work = Work(label=next(iter(per_element)))
-            for op, per in per_element.items():
-                work = work + self.cost.elementwise(op, per * n)
-            self._ews[key] = work
-        return work
-
-    def _column(self, n: int) -> Work:
-        work = self._cols.get(n)
-        if work is None:
-            work = self._cols[n] = self.cost.column(n)
-        return work

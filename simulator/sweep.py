@@ -13,6 +13,7 @@ SIGTERM stops the workers at once, and workers exit if the sweep's process dies.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +42,37 @@ class SweepResult:
     computed: list[str]
     skipped: list[str]
     failed: dict[str, str]
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (cached while its size and modification time stay); a file
+    that cannot be read gives a placeholder, and loading the point reports the error."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "unreadable"
+    return _sha256(os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int, ino: int) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return "unreadable"
+    return h.hexdigest()
+
+
+def chip_digest(chip: str) -> str:
+    """sha256 of the chip's description file (a registered chip's own cost table)."""
+    from simulator.chips import registry
+
+    if chip in registry.names():
+        return file_sha256(registry.get(chip).default_file)
+    return file_sha256(chip)
 
 
 FILES = ("sweep.csv", "sweep.parquet", "sweep.json")

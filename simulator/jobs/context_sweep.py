@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.chips.registry import Chip, load_chip
-from simulator.jobs.egru_sweep import chip_digest
 from simulator.jobs.token_runs import breakdown, summary
 from simulator.results import CATEGORIES, nmsim_version
-from simulator.sweep import SweepResult
+from simulator.sweep import SweepResult, chip_digest
 
 if TYPE_CHECKING:
     from simulator.results import ContextSweepResult

@@ -13,9 +13,7 @@ schema: :class:`simulator.results.SweepRow`.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -28,7 +26,7 @@ from simulator.mappings.egru import map_egru, regions
 from simulator.programs.egru import STAGES, EgruProgram
 from simulator.results import SweepRow
 from simulator.simulate import Run, simulate
-from simulator.sweep import SweepResult, read_rows
+from simulator.sweep import SweepResult, chip_digest, file_sha256, read_rows
 from simulator.sweep import run_sweep as _run_sweep
 from simulator.timeline import Timeline
 from workloads.egru_partition import Partition, layers_from_trace, partition
@@ -86,37 +84,6 @@ class PointSpec:
 
     def load_chip(self) -> Chip:
         return load_chip(self.chip, self.chip_set, dict(self.options))
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes (cached while its size and modification time stay); a file
-    that cannot be read gives a placeholder, and loading the point reports the error."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return "unreadable"
-    return _sha256(os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-@lru_cache(maxsize=64)
-def _sha256(path: str, size: int, mtime_ns: int, ino: int) -> str:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    except OSError:
-        return "unreadable"
-    return h.hexdigest()
-
-
-def chip_digest(chip: str) -> str:
-    """sha256 of the chip's description file (a registered chip's own cost table)."""
-    from simulator.chips import registry
-
-    if chip in registry.names():
-        return file_sha256(registry.get(chip).default_file)
-    return file_sha256(chip)
 
 
 def simulate_partition(trace: Trace, part: Partition, chip: Chip | None = None, *,

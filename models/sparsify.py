@@ -551,6 +551,20 @@ def check_thresholds_file(tf: AnyThresholdsFile, model: Model, where: str = "thr
         raise ThresholdsError(f"{where}: made for another model: {'; '.join(wrong)}")
 
 
+def resolve_thresholds(thresholds: str | Path | AnyThresholdsFile | Thresholds | None,
+                       model: Model) -> tuple[Thresholds | None, str | None]:
+    """The thresholds a trace of ``model`` applies and the file they came from (None: given as
+    an object or not at all); a file must be of the model's family and size."""
+    if thresholds is None or isinstance(thresholds, Thresholds):
+        return thresholds, None
+    if isinstance(thresholds, ThresholdsFile | OPTThresholdsFile):
+        check_thresholds_file(thresholds, model)
+        return thresholds.to_thresholds(), None
+    tf = load_thresholds(thresholds, family_of(model))
+    check_thresholds_file(tf, model, f"--thresholds {thresholds}")
+    return tf.to_thresholds(), str(thresholds)
+
+
 def sparsify(
     model: Model,
     init: Tensor,

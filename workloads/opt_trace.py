@@ -17,13 +17,7 @@ from tqdm import tqdm
 
 from models.opt import OPT, load_opt, load_tiny_opt, read_config
 from models.opt_config import OPTConfig
-from models.sparsify import (
-    OPT_FAMILY,
-    OPTThresholdsFile,
-    Thresholds,
-    check_thresholds_file,
-    load_thresholds,
-)
+from models.sparsify import OPTThresholdsFile, Thresholds, resolve_thresholds
 from models.text import load_corpus, split_corpus
 from workloads.opt_sites import opt_site_specs
 from workloads.site_recording import Recorder, token_ids
@@ -31,20 +25,6 @@ from workloads.trace import SiteEvents, Trace, TraceMeta
 
 #: prompt tokens before the first recorded one, by default
 DEFAULT_CONTEXT = 128
-
-
-def _resolve_thresholds(
-    thresholds: str | Path | OPTThresholdsFile | Thresholds | None, model: OPT,
-) -> tuple[Thresholds | None, str | None]:
-    """The thresholds and the file they came from; a file must match the model's size."""
-    if thresholds is None or isinstance(thresholds, Thresholds):
-        return thresholds, None
-    if isinstance(thresholds, OPTThresholdsFile):
-        check_thresholds_file(thresholds, model)
-        return thresholds.to_thresholds(), None
-    tf = load_thresholds(thresholds, OPT_FAMILY)
-    check_thresholds_file(tf, model, f"--thresholds {thresholds}")
-    return tf.to_thresholds(), str(thresholds)
 
 
 def opt_trace_from_model(
@@ -95,7 +75,7 @@ def opt_trace_from_model(
         raise ValueError(f"context {context} + {n_tokens} tokens exceeds the model's "
                          f"max_positions {cfg.max_positions}")
     tokens = token_ids(tokens, text, tokenizer, context + n_tokens, cfg.vocab_size)
-    th, th_file = _resolve_thresholds(thresholds, model)
+    th, th_file = resolve_thresholds(thresholds, model)
     if th is not None:
         th.check(model)
     sparsified = th is not None and th.enabled and bool(th.values)

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from models.rwkv import RWKV4, load_rwkv4, load_tiny_rwkv
 from models.rwkv_sites import site_names
-from models.sparsify import Thresholds, ThresholdsFile, check_thresholds_file, load_thresholds
+from models.sparsify import Thresholds, ThresholdsFile, resolve_thresholds
 from models.text import load_corpus, split_corpus
 from workloads.rwkv_sites import GROUPS, rwkv_site_specs
 from workloads.rwkv_summary import measured_profile, profile_table, summarize
@@ -26,22 +26,6 @@ from workloads.trace import SiteEvents, Trace, TraceMeta
 
 __all__ = ["GROUPS", "measured_profile", "profile_table", "rwkv_site_specs",
            "rwkv_trace_from_model", "summarize"]
-
-
-def _resolve_thresholds(
-    thresholds: str | Path | ThresholdsFile | Thresholds | None, model: RWKV4,
-) -> tuple[Thresholds | None, str | None]:
-    """The thresholds and the file they came from; a file must match the model's size."""
-    if thresholds is None:
-        return None, None
-    if isinstance(thresholds, Thresholds):
-        return thresholds, None
-    if isinstance(thresholds, ThresholdsFile):
-        check_thresholds_file(thresholds, model)
-        return thresholds.to_thresholds(), None
-    tf = load_thresholds(thresholds)
-    check_thresholds_file(tf, model, f"--thresholds {thresholds}")
-    return tf.to_thresholds(), str(thresholds)
 
 
 def rwkv_trace_from_model(
@@ -84,7 +68,7 @@ def rwkv_trace_from_model(
         default_name += f" (L{model.cfg.n_layer}, C{model.cfg.n_embd})"
     cfg = model.cfg
     tokens = token_ids(tokens, text, tokenizer, skip + n_tokens, cfg.vocab_size)
-    th, th_file = _resolve_thresholds(thresholds, model)
+    th, th_file = resolve_thresholds(thresholds, model)
     if th is not None:
         th.check(model)
     sparsified = th is not None and th.enabled and bool(th.values)

@@ -28,6 +28,7 @@ mapping, so a channel's values meet a hop or two away.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from simulator.mappings.tiles import (
     BlockMap,
     MappingError,
     SiteMap,
+    bytes_per_weight,
     edges,
     site_maps,
     tile_edges,
@@ -55,8 +57,6 @@ SUB_BLOCKS: tuple[str, ...] = ("attention", "mlp")
 #: each), or the q/k/v rows that go to the attention cores (no owner domain)
 IN_DOMAIN = {"attn.qkv": "C", "attn.out": "H", "mlp.up": "C", "mlp.down": "F"}
 OUT_DOMAIN = {"attn.qkv": "QKV", "attn.out": "C", "mlp.up": "F", "mlp.down": "C"}
-#: weights over which packed formats are measured (as in the RWKV mapping)
-_PACKING = 4096
 
 
 class OptMapConfig(BaseModel):
@@ -145,7 +145,7 @@ def map_opt_layer(sites: Sequence[SiteSpec], layer: int, n_head: int, context: i
     if context < 1:
         raise MappingError(f"context must be >= 1 token, got {context}")
     cap = cost.weight_capacity_bytes()
-    wb = cost.weight_bytes(_PACKING) / _PACKING
+    wb = bytes_per_weight(cost)
     by_suffix = layer_sites(sites, layer)
     c, f = by_suffix["attn.out"].out_features, by_suffix["mlp.up"].out_features
     if c % n_head:
@@ -160,8 +160,7 @@ def map_opt_layer(sites: Sequence[SiteSpec], layer: int, n_head: int, context: i
     order = _order(tiles, c_edges, h_edges, attention.per_head, c)
     cores = tuple(tuple(order[("attention", h, s)] for s in range(attention.per_head))
                   for h in range(n_head))
-    attention = Attention(n_head, c // n_head, context, cores, attention.positions,
-                          attention.streamed, attention.value_bytes, attention.chunk_bytes)
+    attention = dataclasses.replace(attention, cores=cores)
     maps = site_maps({s: by_suffix[s] for s in SITE_SUFFIXES}, tiles, order, cost)
     control = dict.fromkeys(SUB_BLOCKS, tuple(order[("owner", j)] for j in range(k)))
     block = BlockMap(maps, len(order), "dataflow", k, {"C": c_edges, "F": edges(f, k),

@@ -37,6 +37,7 @@ from simulator.mappings.tiles import (
     BlockMap,
     MappingError,
     SiteMap,
+    bytes_per_weight,
     edges,
     site_maps,
     tile_edges,
@@ -56,8 +57,6 @@ SUB_BLOCKS: tuple[str, ...] = ("time_mix", "channel_mix")
 #: input and output domain of every site: C channels or the 4C Channel-Mix key vector
 IN_DOMAIN = {s: "F" if s == "ffn.value" else "C" for s in SITE_SUFFIXES}
 OUT_DOMAIN = {s: "F" if s == "ffn.key" else "C" for s in SITE_SUFFIXES}
-#: weights over which packed formats (several weights per memory word) are measured
-_PACKING = 4096
 
 
 class BlockMapConfig(BaseModel):
@@ -117,7 +116,7 @@ def map_block(sites: Sequence[SiteSpec], cost: CoreCostModel,
     """Tile every linear layer of one block and place the cores (see the module docstring)."""
     config = config or BlockMapConfig()
     cap = cost.weight_capacity_bytes()
-    wb = cost.weight_bytes(_PACKING) / _PACKING  # bytes per weight; packed formats share words
+    wb = bytes_per_weight(cost)
     by_suffix = block_sites(sites)
     c, f = by_suffix["att.key"].size, by_suffix["ffn.value"].size
     tiling = "columns" if config.strategy == "columns" else "rows"

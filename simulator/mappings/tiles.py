@@ -149,6 +149,16 @@ def site_maps(specs: abc.Mapping[str, SiteSpec],
     return maps
 
 
+def bytes_per_weight(cost: CoreCostModel) -> float:
+    """Bytes one dense weight takes, measured over many so that packed formats (several
+    weights per memory word) count their share of a word."""
+    return cost.weight_bytes(_PACKING) / _PACKING
+
+
+#: weights over which :func:`bytes_per_weight` measures
+_PACKING = 4096
+
+
 def edges(n: int, parts: int) -> np.ndarray:
     """``parts`` contiguous slices of ``range(n)`` whose sizes differ by at most one."""
     return np.round(np.linspace(0, n, parts + 1)).astype(np.int64)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from unittest.mock import patch
 
 import pytest
+import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -206,9 +207,10 @@ def test_time_in_a_handler_outside_spends_is_wait():
 
     def a(p, core):
         env = p.engine.env
-        env.process(holder(env, core.sram.ports[0]))  # takes the port at once
+        port = simpy.Resource(env)  # a shared unit the handler waits for
+        env.process(holder(env, port))  # takes it at once
         yield p.spend(core, work(5))
-        with core.sram.ports[0].request() as req:
+        with port.request() as req:
             yield req  # waits until 25
         signal = env.event()
         env.timeout(30).callbacks.append(lambda _e: signal.succeed())

@@ -102,22 +102,24 @@ class Dma(Component):
             d.done.succeed(d)
 
     def _burst(self, d: Descriptor, nbytes: int):
-        """Hold the SRAM bank (after a DRAM channel's latency, off-chip) while one burst streams."""
+        """Hold the SRAM bank (after a DRAM channel's latency, off-chip) while one burst
+        streams: one SimPy event, the burst's end. Off-chip, the burst takes the channel that
+        falls free first, holds it through the latency and the stream, and books its bank
+        for when its data arrives; a core's access to that bank asked for in the meantime
+        waits behind it (no program interleaves the two today)."""
+        now = self.engine.now
         cycles = math.ceil(nbytes / self.config.bytes_per_cycle)
         port = self.sram.ports[d.bank]
         if d.dram is None:
-            with port.request() as req:
-                yield req
-                yield self.env.timeout(cycles)
+            start = port.grant(now, cycles)
+            yield self.env.timeout(start + cycles - now)
             return
         dcfg = d.dram.config
         cycles = max(cycles, math.ceil(nbytes / dcfg.bytes_per_cycle))
-        with d.dram.channels.request() as channel:
-            yield channel
-            yield self.env.timeout(dcfg.latency_cycles)
-            with port.request() as req:
-                yield req
-                yield self.env.timeout(cycles)
+        channel, granted = d.dram.channels.first(now)
+        end = port.grant(granted + dcfg.latency_cycles, cycles) + cycles
+        d.dram.channels.hold(channel, end)
+        yield self.env.timeout(end - now)
         self.engine.ledger.charge(
             d.dram.name, "read" if d.to_sram else "write", Category.MEMORY, 1,
             dcfg.latency_cycles + cycles, nbytes * dcfg.energy_per_byte_pj, d.tags,

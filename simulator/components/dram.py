@@ -1,13 +1,13 @@
-"""Off-chip memory (e.g. LPDDR4) reached by DMA: a shared channel with latency and bandwidth."""
+"""Off-chip memory (e.g. LPDDR4) reached by DMA: shared channels with latency and bandwidth."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import simpy
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat
 
 from simulator.components.base import Component
+from simulator.components.servers import Servers
 
 if TYPE_CHECKING:
     from simulator.engine import Engine
@@ -26,14 +26,14 @@ class DramConfig(BaseModel):
 
 
 class Dram(Component):
-    """Channels are SimPy resources; a DMA burst holds one while its bytes stream."""
+    """Channels are FIFO servers (:class:`~.servers.Servers`); a DMA burst holds one from its
+    request, through the access latency, until its bytes have streamed."""
 
     def __init__(self, engine: Engine, name: str, config: DramConfig) -> None:
         super().__init__(engine, name, config.static_power_w)
         self.config = config
-        self.channels = simpy.Resource(engine.env, capacity=config.channels)
+        self.channels = Servers(config.channels)
 
     def pending(self) -> str | None:
-        if self.channels.count or self.channels.queue:
-            return f"{self.channels.count} transfers active, {len(self.channels.queue)} queued"
-        return None
+        busy = self.channels.busy(self.engine.now)
+        return f"{busy} channels busy" if busy else None

@@ -2,8 +2,9 @@
 
 The address space is the banks laid end to end; regions are allocated first-fit, in one bank
 when asked (``bank=``) or across consecutive banks otherwise (a 88 kB weight block spans three
-32 kB banks). Each bank is a SimPy resource of capacity one, so a DMA burst and a core load on
-the same bank wait for each other; accesses to different banks proceed in parallel.
+32 kB banks). Each bank's port is a FIFO server (:class:`~.servers.Servers`), so a DMA burst
+and a core load on the same bank wait for each other; accesses to different banks proceed in
+parallel.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import simpy
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, model_validator
 
 from simulator.components.base import Component
+from simulator.components.servers import Servers
 from simulator.ledger import Category, Tags
 
 if TYPE_CHECKING:
@@ -78,7 +80,7 @@ class Sram(Component):
     def __init__(self, engine: Engine, name: str, config: SramConfig) -> None:
         super().__init__(engine, name, config.static_power_w)
         self.config = config
-        self.ports = [simpy.Resource(engine.env, capacity=1) for _ in range(config.banks)]
+        self.ports = [Servers() for _ in range(config.banks)]
         self.allocations: dict[str, Allocation] = {}
 
     # -- capacity -----------------------------------------------------------------------------
@@ -153,13 +155,14 @@ class Sram(Component):
         self, bank: int, words: int, write: bool = False, tags: Tags = (), requester: str = ""
     ) -> Generator[simpy.Event, None, None]:
         """Occupy ``bank``'s port for ``words`` accesses (waiting if it is busy) and charge them."""
-        with self.ports[bank].request() as req:
-            yield req
-            start = self.engine.now
-            yield self.env.timeout(self.charge(words, write, tags))
-            self.engine.record(f"{self.name}.bank{bank}", requester or "access", start,
-                               self.engine.now)
+        now = self.engine.now
+        cycles = self.charge(words, write, tags)
+        start = self.ports[bank].grant(now, cycles)
+        yield self.env.timeout(start + cycles - now)
+        self.engine.record(f"{self.name}.bank{bank}", requester or "access", start,
+                           start + cycles)
 
     def pending(self) -> str | None:
-        busy = [i for i, p in enumerate(self.ports) if p.count or p.queue]
+        now = self.engine.now
+        busy = [i for i, p in enumerate(self.ports) if p.busy(now)]
         return f"banks {busy} busy or queued" if busy else None

@@ -22,6 +22,8 @@ __all__ = ["MAX_PES", "MAX_POINTS", "ArgumentUserError", "check_sweep_size", "fi
 MAX_POINTS = 1000
 #: a sweep point of more cores than this asks for ``--yes`` (a point's time grows with N)
 MAX_PES = 10_000
+#: values a list of ranges may hold at all, ``--yes`` or not (beyond it, memory runs out)
+MAX_LISTED = 1_000_000
 
 
 class ArgumentUserError(UserError, argparse.ArgumentTypeError):
@@ -112,7 +114,11 @@ def parse_counts(text: str, what: str) -> list[int]:
         if stop < start:
             raise ArgumentUserError(f"{item!r}: empty range (STOP {stop} < START {start}); "
                                     "a range counts up from START to STOP")
-        out.extend(range(start, stop + 1, step))
+        values = range(start, stop + 1, step)
+        if len(out) + len(values) > MAX_LISTED:
+            raise ArgumentUserError(f"{item!r}: a range of {len(values):,} values; at most "
+                                    f"{MAX_LISTED:,} can be listed in all")
+        out.extend(values)
     if min(out) < 1:
         raise ArgumentUserError(f"{what} must be at least 1, got {min(out)} in {text!r}")
     return sorted(set(out))

@@ -466,3 +466,10 @@ def test_user_errors_are_user_errors():
     for cls in (TraceError, ChipError, CalibrationError, PlotInputError, ArgumentUserError):
         assert issubclass(cls, UserError)
     assert issubclass(TraceError, ValueError) and issubclass(ChipError, ValueError)
+
+
+def test_pes_parser_refuses_a_range_too_long_to_list():
+    """Found by the property test above: '8:7946037197' ran out of memory before the sweep's
+    size check could refuse it."""
+    with pytest.raises(ArgumentUserError, match="7,946,037,190 values"):
+        parse_pes("55,8:7946037197")

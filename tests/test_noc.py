@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.components import Core, CoreConfig, Noc, mesh_graph
+from simulator.components import Core, CoreConfig, Noc, Tail, mesh_graph
 from simulator.engine import Engine
 
 
@@ -170,3 +170,81 @@ def test_xy_tree_through_a_hole_fails_clearly(noc_config):
     noc = Noc(eng, "noc", noc_config, mesh_graph(3, 3, missing=[(1, 0)]))
     with pytest.raises(ValueError, match="lacks"):
         noc.tree((0, 0), frozenset({(2, 0)}))
+
+
+# -- a train's last packet going on alone (Tail) ------------------------------------------------
+def _noc_with_data(noc_config, w=3, h=3):
+    """A mesh whose endpoints note (data, count, time) of each delivery."""
+    eng = Engine(100_000_000)
+    noc = Noc(eng, "noc", noc_config, mesh_graph(w, h), record_deliveries=True)
+    got: dict[str, list] = {}
+    for x in range(w):
+        for y in range(h):
+            name = f"c{x}{y}"
+            got[name] = []
+            noc.attach(name, (x, y),
+                       lambda p, name=name: got[name].append((p.data, p.count, eng.now)))
+    return eng, noc, got
+
+
+def test_tail_leaves_the_train_where_the_routes_part(noc_config):
+    eng, noc, got = _noc_with_data(noc_config)
+    # a train of 3 (64-bit packets: 2 cycles a link) written 5 cycles apart, to c20; its last
+    # packet also to c10 (on the train's route) and c02 (a branch of its own from the source)
+    noc.send("c00", ["c20"], 32, "train", count=3, spacing=5,
+             tail=Tail("done", ("c10", "c02", "c20")))
+    eng.run()
+    assert got["c20"] == [("train", 3, 8)]  # head: 2 hops x (2 + 2); c20 is no tail stop
+    # c10: the head passes at 4, the last packet 2 spacings behind; c02: written at 10, 2 hops
+    assert got["c10"] == [("done", 1, 14)] and got["c02"] == [("done", 1, 18)]
+    counts = eng.ledger.by("operation", value="count")
+    assert counts["inject"] == 3  # the tail is the train's last packet, not a fourth
+    assert counts["hop"] == 3 * 2 + 2  # the train on its 2 links, the tail alone on 2 more
+    assert noc.link_bits[((0, 0), (1, 0))] == 3 * 64 and noc.link_bits[((0, 0), (0, 1))] == 64
+    assert noc.sent == 1 and noc.packets == 3
+    assert noc.delivered == noc.expected == 3 and set(noc.deliveries.values()) == {1}
+
+
+def test_tail_without_a_train_is_its_last_packet_when_written(noc_config):
+    eng, noc, got = _noc_with_data(noc_config)
+    noc.send("c00", [], 32, None, count=4, spacing=5, tail=Tail("done", ("c10",)))
+    eng.run()
+    assert got["c10"] == [("done", 1, 15 + 4)]  # written at 3 x 5, one hop
+    assert eng.ledger.by("operation", value="count")["inject"] == 1 and noc.packets == 1
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_tail_is_the_marker_sent_behind_the_train(noc_config, data):
+    """On idle links a train with a tail costs, carries and delivers exactly what the train
+    without its last packet followed by that packet, sent on its own to every destination
+    when the sender writes it, does (spacing no shorter than a link's hold)."""
+    nodes = [f"c{x}{y}" for x in range(4) for y in range(4)]
+    src = data.draw(st.sampled_from(nodes))
+    train = data.draw(st.lists(st.sampled_from(nodes), min_size=1, max_size=6, unique=True))
+    rest = data.draw(st.lists(st.sampled_from([n for n in nodes if n not in train]),
+                              max_size=6, unique=True))
+    k, spacing = data.draw(st.integers(1, 4)), data.draw(st.integers(2, 9))  # 2: link hold
+
+    def last_packets(eng, got):
+        # when each destination has the last packet: a train's head + its tail cycles
+        return {ep: [t + (n - 1) * spacing for _, n, t in v][-1] for ep, v in got.items() if v}
+
+    eng, noc, got = _noc_with_data(noc_config, 4, 4)
+    noc.send(src, train, 32, "train", count=k + 1, spacing=spacing, tail=Tail("done", rest))
+    eng.run()
+    merged = (last_packets(eng, got), eng.ledger.by("operation", value="count"),
+              eng.ledger.by("operation"), noc.link_bits, noc.packets)
+
+    eng, noc, got = _noc_with_data(noc_config, 4, 4)
+    if k:
+        noc.send(src, train, 32, "train", count=k, spacing=spacing)
+    eng.env.timeout(k * spacing).callbacks.append(
+        lambda _e: noc.send(src, train + rest, 32, "done"))
+    eng.run()
+    apart = ({ep: v[-1][2] for ep, v in got.items() if v}, eng.ledger.by("operation",
+             value="count"), eng.ledger.by("operation"), noc.link_bits, noc.packets)
+    assert merged[0] == apart[0]
+    assert merged[1] == apart[1] and merged[3] == apart[3] and merged[4] == apart[4]
+    assert merged[2] == pytest.approx(apart[2])

@@ -29,6 +29,7 @@ from simulator.components import (
     NocConfig,
     Sram,
     SramConfig,
+    Tail,
     mesh_graph,
 )
 from simulator.components.core import Handler
@@ -91,9 +92,13 @@ class MeshSystem:
         return int(self.cost.value_bits)
 
     def send(self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None,
-             tags: Tags = (), count: int = 1, spacing: int = 0) -> None:
-        self.noc.send(self.cores[src].name, [self.cores[d].name for d in dsts], payload_bits,
-                      data, tags, count, spacing)
+             tags: Tags = (), count: int = 1, spacing: int = 0, tail: Tail | None = None
+             ) -> None:
+        cores = self.cores
+        if tail is not None:
+            tail = Tail(tail.data, tuple(cores[d].name for d in tail.dsts))
+        self.noc.send(cores[src].name, [cores[d].name for d in dsts], payload_bits, data, tags,
+                      count, spacing, tail)
 
     def send_from_host(self, dsts: Sequence[int], payload_bits: int, data: Any = None,
                        tags: Tags = (), count: int = 1) -> None:

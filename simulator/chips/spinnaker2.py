@@ -74,6 +74,7 @@ from simulator.components import (
     Packet,
     Sram,
     SramConfig,
+    Tail,
 )
 from simulator.components.core import Handler
 from simulator.engine import Engine
@@ -326,7 +327,8 @@ def gateway_name(chip: int) -> str:
 # -- system -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Relay:
-    """A packet on its way to PEs of other chips, via the gateways."""
+    """A packet on its way to PEs of other chips, via the gateways: the train to ``dsts``, and
+    its last packet to ``tail.dsts`` as well (both by chip)."""
 
     data: Any
     dsts: dict[int, tuple[str, ...]]
@@ -334,6 +336,7 @@ class _Relay:
     tags: Tags
     count: int = 1
     spacing: int = 0
+    tail: Tail | None = None
 
 
 @dataclass
@@ -347,7 +350,7 @@ class Spinnaker2System:
     nocs: list[Noc] = field(default_factory=list)
     drams: list[Dram] = field(default_factory=list)
     board: Noc | None = None
-    #: (src, dsts) -> (chip, src name, local PEs, remote PEs by chip): sends split once
+    #: (src, dsts) -> (chip, src name, local PEs, remote PEs by chip): see _split
     _routes: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -379,13 +382,39 @@ class Spinnaker2System:
 
     def send(
         self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None, tags: Tags = (),
-        count: int = 1, spacing: int = 0,
+        count: int = 1, spacing: int = 0, tail: Tail | None = None,
     ) -> None:
         """Multicast from PE ``src`` to PEs ``dsts``, on its chip directly and to other chips
-        through the gateways (``count`` > 1: a train of packets, see ``Noc.send``)."""
+        through the gateways (``count`` > 1: a train of packets; ``tail``: its last packet
+        goes on to PEs ``tail.dsts``; see ``Noc.send``)."""
+        chip, name, local, remote = self._split(src, dsts)
+        noc, gateway = self.nocs[chip], (gateway_name(chip),)
+        if tail is None:
+            if local:
+                noc.send(name, local, payload_bits, data, tags, count, spacing)
+            if remote:
+                noc.send(name, gateway, payload_bits,
+                         _Relay(data, remote, payload_bits, tags, count, spacing), tags, count,
+                         spacing)
+            return
+        _, _, tail_local, tail_remote = self._split(src, tail.dsts)
+        if local or tail_local:
+            noc.send(name, local, payload_bits, data, tags, count, spacing,
+                     Tail(tail.data, tail_local) if tail_local else None)
+        if remote:  # the gateway takes the train, the rest of the tail's route with it
+            relay = _Relay(data, remote, payload_bits, tags, count, spacing,
+                           Tail(tail.data, tail_remote) if tail_remote else None)
+            noc.send(name, gateway, payload_bits, relay, tags, count, spacing)
+        elif tail_remote:  # the gateway takes the last packet only
+            relay = _Relay(tail.data, tail_remote, payload_bits, tags)
+            noc.send(name, (), payload_bits, None, tags, count, spacing, Tail(relay, gateway))
+
+    def _split(self, src: int, dsts: Sequence[int]) -> tuple:
+        """(src's chip, its name, its chip's PEs of ``dsts``, the other PEs by chip); the same
+        PE sends to the same set every step, so each set is split once."""
         key = (src, tuple(dsts))
         route = self._routes.get(key)
-        if route is None:  # the same PE sends to the same set every step: split it once
+        if route is None:
             chip = self.chip_of(src)
             by_chip: dict[int, list[str]] = {}
             for d in dsts:
@@ -393,13 +422,7 @@ class Spinnaker2System:
             local = by_chip.pop(chip, None)
             route = self._routes[key] = (chip, pe_name(src), tuple(local or ()),
                                          {c: tuple(v) for c, v in by_chip.items()})
-        chip, name, local, remote = route
-        if local:
-            self.nocs[chip].send(name, local, payload_bits, data, tags, count, spacing)
-        if remote:
-            relay = _Relay(data, remote, payload_bits, tags, count, spacing)
-            self.nocs[chip].send(name, (gateway_name(chip),), payload_bits, relay, tags, count,
-                                 spacing)
+        return route
 
     def send_from_host(self, dsts: Sequence[int], payload_bits: int, data: Any = None,
                        tags: Tags = (), count: int = 1) -> None:
@@ -409,15 +432,23 @@ class Spinnaker2System:
     def _from_chip(self, chip: int):
         def deliver(p: Packet) -> None:
             relay: _Relay = p.data
+            tail, rest = relay.tail, {}
+            if tail is not None:
+                rest = {c: v for c, v in tail.dsts.items() if c not in relay.dsts}
             self.board.send(gateway_name(chip), [gateway_name(c) for c in relay.dsts],
-                            relay.payload_bits, relay, relay.tags, relay.count, relay.spacing)
+                            relay.payload_bits, relay, relay.tags, relay.count, relay.spacing,
+                            Tail(_Relay(tail.data, rest, relay.payload_bits, relay.tags),
+                                 tuple(gateway_name(c) for c in rest)) if rest else None)
         return deliver
 
     def _from_board(self, chip: int):
         def deliver(p: Packet) -> None:
             relay: _Relay = p.data
+            tail = relay.tail
+            rest = tail.dsts.get(chip) if tail is not None else None
             self.nocs[chip].send(gateway_name(chip), relay.dsts[chip], relay.payload_bits,
-                                 relay.data, relay.tags, relay.count, relay.spacing)
+                                 relay.data, relay.tags, relay.count, relay.spacing,
+                                 Tail(tail.data, rest) if rest else None)
         return deliver
 
     def load(self, core: int, program_bytes: int, regions: Mapping[str, int],

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from simulator.chips.memory import MemoryFit
     from simulator.chips.work import CoreCostModel
-    from simulator.components import Core, Dram, Noc
+    from simulator.components import Core, Dram, Noc, Tail
     from simulator.engine import Engine
     from simulator.ledger import Tags
 
@@ -53,10 +53,12 @@ class System(Protocol):
         ...
 
     def send(self, src: int, dsts: Sequence[int], payload_bits: int, data: Any = None,
-             tags: Tags = (), count: int = 1, spacing: int = 0) -> None:
+             tags: Tags = (), count: int = 1, spacing: int = 0, tail: Tail | None = None
+             ) -> None:
         """Unicast or multicast from core ``src`` to cores ``dsts``; ``count`` > 1 sends a
         train of that many packets along one route, heads ``spacing`` cycles apart if the
-        sender issues them slower than the links move them (see ``Noc.send``)."""
+        sender issues them slower than the links move them; ``tail``: the train's last
+        packet goes on to cores ``tail.dsts`` too (see ``Noc.send``)."""
         ...
 
     def send_from_host(self, dsts: Sequence[int], payload_bits: int, data: Any = None,

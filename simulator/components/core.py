@@ -186,7 +186,8 @@ class Inbox:
         self.items.append(item)
         if self.critical is not None:
             self.critical.stamp(self.stamps, item)
-        self._core._wake_up()
+        if self._core._wake is not None:
+            self._core._wake_up()
 
     def take_next(self, wanted: Callable[[Any], bool]) -> Any:
         """Take the next waiting item if ``wanted(item)``, else leave it (None): a handler that

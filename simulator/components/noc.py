@@ -13,6 +13,12 @@ Links are modelled by the time they next fall free, not by SimPy resources: for 
 of capacity one this gives exactly the schedule a ``simpy.Resource`` would (requests are granted
 in the order they arrive), with one SimPy event per hop instead of three. The NoC is the most
 frequent component of every job, so this is where the event budget goes.
+
+A train's last packet may go on, alone, to more destinations than the train (a :class:`Tail`:
+a marker that ends a burst of events and also tells other cores it was sent). It rides at the
+train's end on the links of the train's tree, one packet copy on the branches beyond, as if
+it were a multicast of its own to all the destinations sent right behind the train: the same
+packets on the same links, one route plan and no second walk down the train's tree.
 """
 
 from __future__ import annotations
@@ -79,11 +85,22 @@ class Packet:
     #: when recording the critical path: the node that sent it (or, for a packet relayed by
     #: a gateway, the packet it relays); see simulator.critical_path
     cause: Any = None
+    #: a train whose last packet goes on to more destinations: (that packet, its route plan)
+    tail: Any = None
 
     @property
     def tail_cycles(self) -> int:
         """Cycles from the head's arrival to the tail's, on an uncontended path."""
         return (self.count - 1) * max(self.link_cycles, self.spacing)
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """A train's last packet going on to ``dsts`` as well (in the caller's addresses: endpoint
+    names on a :class:`Noc`, core indices on a system), carrying ``data`` there."""
+
+    data: Any
+    dsts: tuple
 
 
 class _Hop:
@@ -107,6 +124,7 @@ class _Plan:
     dsts: tuple[str, ...]
     steps: dict
     edges: tuple
+    injects: bool = True  # False: a tail's own branches, its packet counted with the train's
 
 
 class Noc(Component):
@@ -132,6 +150,7 @@ class Noc(Component):
         self._at_node: dict[Node, list[str]] = {}
         self._trees = _shared_trees(config.routing, tuple(self.graph.edges))
         self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
+        self._tail_plans: dict[tuple, tuple[_Plan | None, _Plan]] = {}
         self._bfs: dict[Node, dict[Node, list[Node]]] = {}
         self._charges: dict[tuple, tuple] = {}
         self._ids = itertools.count()
@@ -281,6 +300,7 @@ class Noc(Component):
         tags: Tags = (),
         count: int = 1,
         spacing: int = 0,
+        tail: Tail | None = None,
     ) -> Packet:
         """Inject a unicast (one destination) or multicast packet from endpoint ``src``.
 
@@ -295,12 +315,30 @@ class Noc(Component):
         ``spacing`` (chip-clock cycles) spaces the packets' heads when the sender issues them
         slower than a link moves them (a core writing one packet every ``spacing`` cycles):
         each link is then held from the head to the tail, ``(count - 1) * spacing`` plus one
-        packet's serialisation, the gaps included."""
+        packet's serialisation, the gaps included.
+
+        ``tail``: the train's last packet also goes to ``tail.dsts`` (those not in ``dsts``),
+        delivered there as a packet of its own carrying ``tail.data``, when it arrives: it
+        leaves the train where the routes part (``(count - 1) * spacing`` after the head at
+        the source, ``(count - 1)`` link holds behind it further on). With no ``dsts`` only
+        that packet is sent, when the sender writes it. Returns the train's packet (or the
+        tail's, if there is no train)."""
         if count < 1:
             raise ValueError(f"{self.name}: a train needs count >= 1, got {count}")
-        cfg = self.config
         dsts = tuple(dsts)
+        bits, link_cycles = self._size(payload_bits)
+        if tail is not None:
+            return self._send_with_tail(src, dsts, payload_bits, bits, link_cycles, data, tags,
+                                        count, spacing, tail)
         plan = self._plans.get((src, dsts)) or self._plan(src, dsts)
+        p = self._packet(src, plan, payload_bits, bits, link_cycles, data, tags, count, spacing)
+        self._account(plan, bits, tags, count)
+        self._arrive(_Hop(p, plan.steps, plan.src_node, None))
+        return p
+
+    def _size(self, payload_bits: int) -> tuple[int, int]:
+        """A packet's bits, and the chip-clock cycles it holds each link."""
+        cfg = self.config
         bits = cfg.header_bits + payload_bits
         link_cycles = self._link_cycles.get(bits)
         if link_cycles is None:
@@ -309,13 +347,22 @@ class Noc(Component):
                                  f"[0, {cfg.max_payload_bits}]")
             link_cycles = self.engine.to_cycles(-(-bits // cfg.link_width_bits), cfg.clock_hz)
             self._link_cycles[bits] = link_cycles
+        return bits, link_cycles
+
+    def _packet(self, src: str, plan: _Plan, payload_bits: int, bits: int, link_cycles: int,
+                data: Any, tags: Tags, count: int, spacing: int, delay: int = 0) -> Packet:
         critical = self.engine.critical
-        p = Packet(next(self._ids), src, plan.dsts, payload_bits, bits, link_cycles, data, tags,
-                   self.env.now, count, spacing,
-                   None if critical is None else critical.cause_of(src))
-        self.sent += 1
-        self.packets += count
         self.expected += len(plan.dsts)
+        return Packet(next(self._ids), src, plan.dsts, payload_bits, bits, link_cycles, data,
+                      tags, self.env.now + delay, count, spacing,
+                      None if critical is None else critical.cause_of(src))
+
+    def _account(self, plan: _Plan, bits: int, tags: Tags, count: int) -> None:
+        """Charge ``count`` packets of ``bits`` on ``plan`` (injection, every link of its
+        tree) and count them as sent."""
+        if plan.injects:
+            self.sent += 1
+            self.packets += count
         charges = self._charges.get((plan, bits, tags)) or self._prepare(plan, bits, tags)
         for entry, per_packet in charges:  # inject, and hop if the route has links
             entry[0] += per_packet[0] * count
@@ -323,15 +370,69 @@ class Noc(Component):
             entry[2] += per_packet[2] * count
         if plan.edges:
             self._traffic[(plan, bits)] += count
-        self._arrive(_Hop(p, plan.steps, plan.src_node, None))
+
+    def _send_with_tail(self, src: str, dsts: tuple[str, ...], payload_bits: int, bits: int,
+                        link_cycles: int, data: Any, tags: Tags, count: int, spacing: int,
+                        tail: Tail) -> Packet:
+        tail_dsts = tuple(tail.dsts)
+        train, rest = (self._tail_plans.get((src, dsts, tail_dsts))
+                       or self._tail_plan(src, dsts, tail_dsts))
+        behind = (count - 1) * spacing  # when the sender writes the last packet
+        if train is None:  # only the last packet: a packet of its own, sent when written
+            q = self._packet(src, rest, payload_bits, bits, link_cycles, tail.data, tags, 1, 0,
+                             behind)
+            self._account(rest, bits, tags, 1)
+            self.env.schedule(_Hop(q, rest.steps, rest.src_node, self._arrive), NORMAL, behind)
+            return q
+        p = self._packet(src, train, payload_bits, bits, link_cycles, data, tags, count,
+                         spacing)
+        self._account(train, bits, tags, count)
+        if not rest.dsts:  # every tail destination has the train
+            self._arrive(_Hop(p, train.steps, train.src_node, None))
+            return p
+        q = self._packet(src, rest, payload_bits, bits, link_cycles, tail.data, tags, 1, 0,
+                         behind)
+        self._account(rest, bits, tags, 1)
+        p.tail = (q, rest.steps)
+        self._arrive(_Hop(p, train.steps, train.src_node, None), self._arrive_forking)
+        self._fork(p, train.src_node, behind)
         return p
+
+    def _tail_plan(self, src: str, dsts: tuple[str, ...], tail_dsts: tuple
+                   ) -> tuple[_Plan | None, _Plan]:
+        """The train's plan (None without ``dsts``), and its last packet's own: per node
+        where it leaves the train's tree or beyond, the tail's endpoints and the links not on
+        the train's tree (``injects=False``: its packet is the train's last)."""
+        key = (src, dsts, tail_dsts)
+        dsts = tuple(dict.fromkeys(dsts))
+        rest_dsts = tuple(d for d in dict.fromkeys(tail_dsts) if d not in set(dsts))
+        if not dsts:
+            rest = self._plans.get((src, rest_dsts)) or self._plan(src, rest_dsts)
+            self._tail_plans[key] = (None, rest)
+            return None, rest
+        train = self._plans.get((src, dsts)) or self._plan(src, dsts)
+        whole = self._plans.get((src, dsts + rest_dsts)) or self._plan(src, dsts + rest_dsts)
+        wanted = set(rest_dsts)
+        steps = {}
+        for node, (_, links) in whole.steps.items():
+            here = tuple((ep, self._endpoints[ep][1]) for ep in self._at_node.get(node, ())
+                         if ep in wanted)
+            beyond = tuple(link for link in links if link[0] not in train.steps)
+            if here or beyond:
+                steps[node] = (here, beyond)
+        edges = tuple(e for e in whole.edges if e[1] not in train.steps)
+        rest = _Plan(train.src_node, rest_dsts, steps, edges, injects=False)
+        self._tail_plans[key] = (train, rest)
+        return train, rest
 
     def _prepare(self, plan: _Plan, bits: int, tags: Tags) -> tuple:
         """Ledger entries a packet of ``bits`` on ``plan`` adds to, with what one packet adds
         to each ``(count, cycles, energy_pj)``: injection, and every link of the tree."""
         cfg, ledger = self.config, self.engine.ledger
-        out = [(ledger.accumulator(self.name, "inject", Category.COMMUNICATION, tags),
-                (1, 0, cfg.inject_energy_pj))]
+        out = []
+        if plan.injects:
+            out.append((ledger.accumulator(self.name, "inject", Category.COMMUNICATION, tags),
+                        (1, 0, cfg.inject_energy_pj)))
         hops = len(plan.edges)
         if hops:
             out.append((ledger.accumulator(self.name, "hop", Category.COMMUNICATION, tags),
@@ -340,9 +441,10 @@ class Noc(Component):
         charges = self._charges[(plan, bits, tags)] = tuple(out)
         return charges
 
-    def _arrive(self, hop: _Hop) -> None:
+    def _arrive(self, hop: _Hop, onward: Callable[[_Hop], None] | None = None) -> None:
         """``hop.packet`` reaches router ``hop.node``: deliver it to the endpoints there and
-        forward it on every link of the tree below, each a FIFO server."""
+        forward it on every link of the tree below, each a FIFO server (its hops handled by
+        ``onward``, by default this)."""
         p, steps = hop.packet, hop.steps
         here, links = steps[hop.node]
         if here:
@@ -361,7 +463,7 @@ class Noc(Component):
         ser = p.link_cycles
         hold = ser * p.count if p.spacing <= ser else ser + (p.count - 1) * p.spacing
         after = ser + self._router_cycles - now
-        schedule, arrive = env.schedule, self._arrive
+        schedule, arrive = env.schedule, onward or self._arrive
         timeline = self.engine.timeline
         for nxt, link in links:
             start = free_at[link]
@@ -372,6 +474,21 @@ class Noc(Component):
                 timeline.span(f"{self.name}.link{link[0]}->{nxt}", f"pkt{p.id}", start,
                               start + hold)
             schedule(_Hop(p, steps, nxt, arrive), NORMAL, start + after)
+
+    def _arrive_forking(self, hop: _Hop) -> None:
+        """A train with a :class:`Tail` reaches a router: as :meth:`_arrive`, and where the
+        last packet leaves the train's tree here, it goes on alone when it is in: ``count -
+        1`` link holds behind the head (each link of the train held it that long)."""
+        self._arrive(hop, self._arrive_forking)
+        p = hop.packet
+        self._fork(p, hop.node, (p.count - 1) * max(p.link_cycles, p.spacing))
+
+    def _fork(self, p: Packet, node: Node, behind: int) -> None:
+        """The last packet of ``p`` leaves its tree at ``node``, ``behind`` cycles after the
+        head, if its route plan goes on from there."""
+        q, steps = p.tail
+        if node in steps:
+            self.env.schedule(_Hop(q, steps, node, self._arrive), NORMAL, behind)
 
     def _deliver_recorded(self, p: Packet, here: tuple, critical) -> None:
         """Deliver ``p`` to the endpoints ``here``, noting each delivery (exactly-once tests)

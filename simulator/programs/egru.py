@@ -14,17 +14,19 @@ Runs on the mapping of :mod:`simulator.mappings.egru`. Per core of layer l:
   that consume it (its own layer, for t+1, and the next layer), and one :class:`Done` packet
   carrying its spike count: the **communication**. The packets of one step go to the same
   cores one after another, each ``send_event`` after the one before, so they travel as one
-  train (:class:`Spikes`, ``Noc.send(count=k, spacing=send cycles)``): one SimPy event per hop
-  and one delivery per destination instead of k, each packet charged as its own. A receiver
-  serves a train's events in one action, each no earlier than its packet arrives
+  train (:class:`Spikes`, ``Noc.send(count=k + 1, spacing=send cycles)``): one SimPy event per
+  hop and one delivery per destination instead of k + 1, each packet charged as its own. The
+  done packet is the train's last; it also goes to the layer before (a credit), alone on the
+  branches the train does not take (``Noc.send(tail=...)``). A receiver serves a train's
+  events and its done marker in one action, each no earlier than its packet arrives
   (:meth:`EgruProgram._take_spikes`).
 
-A core completes step t when it holds all of x_t and y_{t-1} (done packets from every
-producer, and as many spikes as they announced). It keeps accumulators for two steps, so it
-may take events of step t+1 while finishing step t; a producer may complete step t only when
-its consumers have completed step t-2 (done packets double as credits). The host sends step
-t+2 of the input when every layer-0 core has completed step t (its credits are not modelled as
-packets). Time a core is not busy is **waiting**.
+A core completes step t when it holds all of x_t and y_{t-1} (the done packet of every
+producer: it ends the producer's train, so its events are in). It keeps accumulators for two
+steps, so it may take events of step t+1 while finishing step t; a producer may complete step
+t only when its consumers have completed step t-2 (done packets double as credits). The host
+sends step t+2 of the input when every layer-0 core has completed step t (its credits are not
+modelled as packets). Time a core is not busy is **waiting**.
 
 A trace of several samples run one after another (``meta.extra["sample_steps"]``, e.g. a
 batch of DVS gestures) starts each from rest: at a sample's first step no core has recurrent
@@ -44,7 +46,7 @@ import numpy as np
 import simpy
 
 from simulator.chips.work import Work
-from simulator.components import Packet
+from simulator.components import Packet, Tail
 from simulator.ledger import Category, tags
 from simulator.mappings.egru import CHUNK_BYTES, EgruMap
 from simulator.program import Program
@@ -60,7 +62,7 @@ STAGES: tuple[str, ...] = (
 @dataclass(frozen=True, slots=True)
 class Spikes:
     """The non-zero outputs ``neurons`` of one core of ``layer`` at step ``t``, one packet
-    each, sent as a train."""
+    each, sent as a train whose last packet is the core's :class:`Done` marker."""
 
     layer: int
     t: int
@@ -69,11 +71,10 @@ class Spikes:
 
 @dataclass(frozen=True, slots=True)
 class Done:
-    """Layer ``layer``'s producer finished step ``t`` and sent ``spikes`` spikes."""
+    """Layer ``layer``'s producer finished step ``t`` (and sent its events before this)."""
 
     layer: int
     t: int
-    spikes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,22 +108,24 @@ class CoreState:
     r_nnz: list[int]
     spikes: list[list[int]]  # per step: this core's neurons with non-zero y_t
     step: int = 0
+    w_columns: np.ndarray | None = None  # w_nnz as an array, to index by input events
     #: per step: events walked per matrix ("W", "R"); markers still to come before the step
     #: can finish (done packets of its producers, credits of its consumers, layer 0's input
-    #: chunks or host trains); events announced by done packets but not yet walked
+    #: chunks or host trains)
     got: dict[str, list[int]] = field(default_factory=dict)
     missing: list[int] = field(default_factory=list)
-    outstanding: list[int] = field(default_factory=list)
     chunks_issued: int = 0
     chunks_free: int = 2
     stage_cycles: Counter = field(default_factory=Counter)
     finish: list[int] = field(default_factory=list)
     received: list[tuple[int, int, int]] | None = None  # (layer, step, neuron) when recording
-    #: per matrix ("W", "R"): each column's service (receive interrupt + walk) in cycles, the
-    #: fastest, and the columns the served events walked (charged at the end, see settle)
-    service: dict[str, list[int]] = field(default_factory=dict)
-    fastest: dict[str, int] = field(default_factory=dict)
+    #: per matrix ("W", "R"): the columns the served events walked (charged at the end, see
+    #: settle)
     walked: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
+    #: per producing layer (the one before: W; its own: R), what a train from it needs:
+    #: (step offset, stage, each column's service (receive interrupt + walk) in cycles, the
+    #: fastest, ``walked`` and ``got`` of its matrix)
+    inputs: dict[int, tuple] = field(default_factory=dict)
     interrupts: int = 0  # packet-arrival interrupts of trains and done markers, likewise
 
 
@@ -179,17 +182,20 @@ class EgruProgram(Program):
                        received=[] if record else None)
         layer, sizes = core.layer, [len(c) for c in self.layer_cores]
         st.got = {"W": [0] * self.steps, "R": [0] * self.steps}
-        st.outstanding = [0] * self.steps
         st.missing = [(self._chunks if layer == 0 else sizes[layer - 1])
                       + (sizes[layer] if not self._starts_sample(t) else 0)
                       + (sizes[layer + 1] if layer + 1 < self.n_layers and t >= 2 else 0)
                       for t in range(self.steps)]
         recv = self._recv.cycles
-        for matrix, nnz in (("W", st.w_nnz), ("R", st.r_nnz)):
+        for producer, matrix, nnz, offset, stage in (
+                (layer - 1, "W", st.w_nnz, 0, "input_matmul"),
+                (layer, "R", st.r_nnz, 1, "recurrent_matmul")):
             cycles = {n: recv + self._column(n).cycles for n in set(nnz)}
-            st.service[matrix] = list(map(cycles.__getitem__, nnz))
-            st.fastest[matrix] = min(st.service[matrix], default=0)
+            service = list(map(cycles.__getitem__, nnz))
             st.walked[matrix] = []
+            st.inputs[producer] = (offset, stage, service, min(service, default=0),
+                                   st.walked[matrix], st.got[matrix])
+        st.w_columns = np.asarray(st.w_nnz, dtype=np.int64)
         return st
 
     def _column(self, n: int) -> Work:
@@ -254,20 +260,20 @@ class EgruProgram(Program):
         finish, which ends the run where a handler call of its own would have."""
         end = interrupts = taken = 0
         recv, inbox, steps = self._recv.cycles, core.inbox, self.steps
-        items, missing, outstanding = inbox.items, st.missing, st.outstanding
+        items, missing = inbox.items, st.missing
         plain = inbox.critical is None  # no critical path recorded: take items directly
         while True:
             data = packet.data
             if type(data) is Spikes:
                 end, stage = self._take_spikes(st, data, packet.spacing, end)
-                interrupts += len(data.neurons)
+                interrupts += len(data.neurons) + 1
             else:
                 end += recv
                 interrupts += 1
                 stage = "communication"
-                self._take_done(st, data)
+                self._take_done(st, data.layer, data.t)
             t = st.step
-            if (t < steps and not missing[t] and not outstanding[t]) or not items:
+            if (t < steps and not missing[t]) or not items:
                 break  # ready to finish the step (_ready), or nothing waits
             head = items[0]
             if type(head) is not Packet or type(head.data) not in _EVENTS:
@@ -283,15 +289,13 @@ class EgruProgram(Program):
         return self.spend(core, self._no_work[stage], self._tags[(st.layer, stage)],
                           at_least=end, label=stage)
 
-    def _take_done(self, st: CoreState, d: Done) -> None:
-        if d.layer == st.layer - 1:  # x_t is all sent
-            st.missing[d.t] -= 1
-            st.outstanding[d.t] += d.spikes
-        elif d.layer == st.layer:  # y_t, the recurrent input of t + 1
-            st.missing[d.t + 1] -= 1
-            st.outstanding[d.t + 1] += d.spikes
+    def _take_done(self, st: CoreState, layer: int, t: int) -> None:
+        if layer == st.layer - 1:  # x_t is all sent
+            st.missing[t] -= 1
+        elif layer == st.layer:  # y_t, the recurrent input of t + 1
+            st.missing[t + 1] -= 1
         else:  # a consumer's credit: it finished t, so this core may finish t + 2
-            st.missing[d.t + 2] -= 1
+            st.missing[t + 2] -= 1
 
     def _take_spikes(self, st: CoreState, s: Spikes, spacing: int, start: int
                      ) -> tuple[int, str]:
@@ -299,18 +303,15 @@ class EgruProgram(Program):
         event a receive interrupt and a column walk (CSR non-zeros, or a dense column),
         starting when the one before ended but not before its packet is in (``spacing``
         cycles after the one before; the head is in when the action reaches the train, since
-        the core takes it from its inbox).
-        Returns when the last is served, and the stage."""
-        if s.layer == st.layer - 1:
-            matrix, step, stage = "W", s.t, "input_matmul"
-        else:
-            matrix, step, stage = "R", s.t + 1, "recurrent_matmul"
+        the core takes it from its inbox); then the done marker, the train's last packet.
+        Returns when the marker is served, and the events' stage."""
+        offset, stage, service, fastest, walked, got = st.inputs[s.layer]
+        step = s.t + offset
         if not st.step <= step <= st.step + 1:
             raise RuntimeError(f"core {st.index} at step {st.step} got events for step {step}")
-        service = st.service[matrix]
-        st.walked[matrix].append(s.neurons)
+        walked.append(s.neurons)
         busy = sum(map(service.__getitem__, s.neurons))
-        if spacing <= st.fastest[matrix]:  # each packet is in before the one ahead is served
+        if spacing <= fastest:  # each packet is in before the one ahead is served
             end = start + busy
         else:
             end = start
@@ -318,12 +319,14 @@ class EgruProgram(Program):
                 arrived = start + j * spacing
                 end = (end if end > arrived else arrived) + service[neuron]
         k = len(s.neurons)
-        st.stage_cycles[stage] += busy - self._recv.cycles * k
-        st.got[matrix][step] += k
-        st.outstanding[step] -= k
+        recv = self._recv.cycles
+        st.stage_cycles[stage] += busy - recv * k
+        got[step] += k
+        st.missing[step] -= 1  # the done marker: x_t, or y_t for t + 1, is all sent
         if st.received is not None:
             st.received.extend((s.layer, s.t, j) for j in s.neurons)
-        return end, stage
+        arrived = start + k * spacing
+        return (end if end > arrived else arrived) + recv, stage
 
     # layer 0 from DRAM: the embedding x_t, streamed in chunks through two buffers
     def _issue_chunks(self, core, st: CoreState):
@@ -345,7 +348,7 @@ class EgruProgram(Program):
         if self.dense:
             walk = self._column(st.w_nnz[0]).scaled(len(cols)) if len(cols) else Work()
         else:
-            walk = self.cost.csr_columns(np.asarray(st.w_nnz)[cols])
+            walk = self.cost.csr_columns(st.w_columns[cols])
         st.stage_cycles["communication"] += self._recv.cycles * interrupts
         self.count(core, self._recv, self._tags[(st.layer, "communication")], interrupts)
         st.stage_cycles["input_matmul"] += walk.cycles
@@ -371,7 +374,7 @@ class EgruProgram(Program):
 
     def _ready(self, st: CoreState) -> bool:
         t = st.step
-        return t < self.steps and not st.missing[t] and not st.outstanding[t]
+        return t < self.steps and not st.missing[t]
 
     def _spike_dsts(self, layer: int, t: int) -> list[int]:
         own = (self.layer_cores[layer] if t + 1 < self.steps and not self._starts_sample(t + 1)
@@ -379,9 +382,9 @@ class EgruProgram(Program):
         nxt = self.layer_cores[layer + 1] if layer + 1 < self.n_layers else []
         return own + nxt
 
-    def _done_dsts(self, layer: int, t: int) -> list[int]:
-        prev = self.layer_cores[layer - 1] if layer > 0 and t + 2 < self.steps else []
-        return self._spike_dsts(layer, t) + prev
+    def _credit_dsts(self, layer: int, t: int) -> list[int]:
+        """The cores a done marker also goes to: the layer before, which may finish t + 2."""
+        return self.layer_cores[layer - 1] if layer > 0 and t + 2 < self.steps else []
 
     def _finish_step(self, core, st: CoreState):
         t, layer = st.step, st.layer
@@ -395,16 +398,16 @@ class EgruProgram(Program):
         label = self._tags[(layer, "communication")]
         bits = self.system.value_bits
         spikes = st.spikes[t] if dsts else []
+        credits = self._credit_dsts(layer, t)
         if spikes:  # the first packet written, the train leaves; the rest written behind it
             yield self._do(core, st, self._send, "communication", "send")
             self.system.send(st.index, dsts, bits, Spikes(layer, t, tuple(spikes)), label,
-                             count=len(spikes), spacing=self._send.cycles)
-            if len(spikes) > 1:
-                yield self._do(core, st, self._send, "communication", "send", len(spikes) - 1)
-        done_dsts = self._done_dsts(layer, t)
-        if done_dsts:
+                             count=len(spikes) + 1, spacing=self._send.cycles,
+                             tail=Tail(Done(layer, t), credits) if credits else None)
+            yield self._do(core, st, self._send, "communication", "send", len(spikes))
+        elif dsts or credits:
             yield self._do(core, st, self._send, "communication", "send")
-            self.system.send(st.index, done_dsts, bits, Done(layer, t, len(spikes)), label)
+            self.system.send(st.index, dsts + credits, bits, Done(layer, t), label)
         st.finish.append(self.engine.now)
         st.step += 1
         if layer == 0:

@@ -108,7 +108,7 @@ class CoreState:
     r_nnz: list[int]
     spikes: list[list[int]]  # per step: this core's neurons with non-zero y_t
     step: int = 0
-    w_columns: np.ndarray | None = None  # w_nnz as an array, to index by input events
+    w_walk_cycles: np.ndarray | None = None  # cycles of walking each W column
     #: per step: events walked per matrix ("W", "R"); markers still to come before the step
     #: can finish (done packets of its producers, credits of its consumers, layer 0's input
     #: chunks or host trains)
@@ -195,7 +195,7 @@ class EgruProgram(Program):
             st.walked[matrix] = []
             st.inputs[producer] = (offset, stage, service, min(service, default=0),
                                    st.walked[matrix], st.got[matrix])
-        st.w_columns = np.asarray(st.w_nnz, dtype=np.int64)
+        st.w_walk_cycles = np.asarray(st.inputs[layer - 1][2], dtype=np.int64) - recv
         return st
 
     def _column(self, n: int) -> Work:
@@ -344,16 +344,16 @@ class EgruProgram(Program):
             st.chunks_free -= 1
 
     def _walk(self, core, st: CoreState, cols: np.ndarray, interrupts: int):
-        """Interrupts taken and the CSR columns of ``cols`` walked, in one action."""
-        if self.dense:
-            walk = self._column(st.w_nnz[0]).scaled(len(cols)) if len(cols) else Work()
-        else:
-            walk = self.cost.csr_columns(st.w_columns[cols])
-        st.stage_cycles["communication"] += self._recv.cycles * interrupts
-        self.count(core, self._recv, self._tags[(st.layer, "communication")], interrupts)
-        st.stage_cycles["input_matmul"] += walk.cycles
-        return self.spend(core, walk, self._tags[(st.layer, "input_matmul")],
-                          at_least=self._recv.cycles * interrupts + walk.cycles,
+        """Interrupts taken and the columns of ``cols`` walked, in one action (charged at the
+        end with the events' walks, see settle)."""
+        st.walked["W"].append(cols)
+        st.interrupts += interrupts
+        recv = self._recv.cycles * interrupts
+        walk = int(st.w_walk_cycles[cols].sum())
+        st.stage_cycles["communication"] += recv
+        st.stage_cycles["input_matmul"] += walk
+        return self.spend(core, self._no_work["input_matmul"],
+                          self._tags[(st.layer, "input_matmul")], at_least=recv + walk,
                           label="input_matmul")
 
     def _on_chunk(self, core, st: CoreState, t: int, k: int):
@@ -430,7 +430,8 @@ class EgruProgram(Program):
 
     # -- after the run ------------------------------------------------------------------------
     def settle(self) -> None:
-        """Charge the events each core served (interrupts, column walks), then the rest."""
+        """Charge the events each core served (interrupts, column walks: the sum of every walk,
+        in one work per matrix), then the rest."""
         cores = self.system.cores
         for st in self.cores:
             core = cores[st.index]
@@ -440,10 +441,10 @@ class EgruProgram(Program):
                 if not walked:
                     continue
                 nnz = np.asarray(st.w_nnz if matrix == "W" else st.r_nnz, dtype=np.int64)
-                per_nnz = np.bincount(nnz[np.concatenate(walked)])  # events, by column nnz
-                for n in np.flatnonzero(per_nnz):
-                    self.count(core, self._column(int(n)), self._tags[(st.layer, stage)],
-                               int(per_nnz[n]))
+                columns = nnz[np.concatenate(walked)]  # stored weights of each walked column
+                walks = (self._column(int(nnz[0])).scaled(len(columns)) if self.dense
+                         else self.cost.csr_columns(columns))
+                self.count(core, walks, self._tags[(st.layer, stage)])
                 walked.clear()
             st.interrupts = 0
         super().settle()

@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import networkx as nx
@@ -361,7 +362,7 @@ class Spinnaker2System:
     def value_bits(self) -> int:
         return self.cost.value_bits
 
-    @property
+    @cached_property
     def pes_per_chip(self) -> int:
         return int(self.config.chip.pes_per_chip.value)
 

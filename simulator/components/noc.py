@@ -405,22 +405,29 @@ class Noc(Component):
         the train's tree (``injects=False``: its packet is the train's last)."""
         key = (src, dsts, tail_dsts)
         dsts = tuple(dict.fromkeys(dsts))
-        rest_dsts = tuple(d for d in dict.fromkeys(tail_dsts) if d not in set(dsts))
+        on_dsts = set(dsts)
+        rest_dsts = tuple(d for d in dict.fromkeys(tail_dsts) if d not in on_dsts)
         if not dsts:
             rest = self._plans.get((src, rest_dsts)) or self._plan(src, rest_dsts)
             self._tail_plans[key] = (None, rest)
             return None, rest
         train = self._plans.get((src, dsts)) or self._plan(src, dsts)
-        whole = self._plans.get((src, dsts + rest_dsts)) or self._plan(src, dsts + rest_dsts)
-        wanted = set(rest_dsts)
+        endpoints, wanted = self._endpoints, set(rest_dsts)
+        for d in rest_dsts:
+            if d not in endpoints:
+                raise ValueError(f"{self.name}: unknown endpoint {d!r}")
+        tree = self.tree(train.src_node,
+                         frozenset(endpoints[d][0] for d in dsts + rest_dsts))
+        stops = {endpoints[d][0] for d in rest_dsts}
+        on_train = train.steps
         steps = {}
-        for node, (_, links) in whole.steps.items():
-            here = tuple((ep, self._endpoints[ep][1]) for ep in self._at_node.get(node, ())
-                         if ep in wanted)
-            beyond = tuple(link for link in links if link[0] not in train.steps)
+        for node in {train.src_node} | _all(tree):
+            here = (tuple((ep, endpoints[ep][1]) for ep in self._at_node[node] if ep in wanted)
+                    if node in stops else ())
+            beyond = tuple((k, (node, k)) for k in tree.get(node, ()) if k not in on_train)
             if here or beyond:
                 steps[node] = (here, beyond)
-        edges = tuple(e for e in whole.edges if e[1] not in train.steps)
+        edges = tuple((u, v) for u, kids in tree.items() for v in kids if v not in on_train)
         rest = _Plan(train.src_node, rest_dsts, steps, edges, injects=False)
         self._tail_plans[key] = (train, rest)
         return train, rest

@@ -108,7 +108,7 @@ class CoreState:
     r_nnz: list[int]
     spikes: list[list[int]]  # per step: this core's neurons with non-zero y_t
     step: int = 0
-    w_walk_cycles: np.ndarray | None = None  # cycles of walking each W column
+    w_walk_cycles: list[int] = field(default_factory=list)  # of walking each W column
     #: per step: events walked per matrix ("W", "R"); markers still to come before the step
     #: can finish (done packets of its producers, credits of its consumers, layer 0's input
     #: chunks or host trains)
@@ -121,7 +121,7 @@ class CoreState:
     received: list[tuple[int, int, int]] | None = None  # (layer, step, neuron) when recording
     #: per matrix ("W", "R"): the columns the served events walked (charged at the end, see
     #: settle)
-    walked: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
+    walked: dict[str, list[int]] = field(default_factory=dict)
     #: per producing layer (the one before: W; its own: R), what a train from it needs:
     #: (step offset, stage, each column's service (receive interrupt + walk) in cycles, the
     #: fastest, ``walked`` and ``got`` of its matrix)
@@ -162,17 +162,30 @@ class EgruProgram(Program):
         self._embedding_bytes = part.layers[0].inputs * value_bytes
         self._chunks = -(-self._embedding_bytes // CHUNK_BYTES) if self.streams else 1
         self._layer0_done: Counter = Counter()
-        self.cores = [self._state(c, record) for c in part.cores]
+        spikes = self._spikes_by_core()
+        self.cores = [self._state(c, spikes[c.core], record) for c in part.cores]
+        self._x0_columns: dict[tuple[int, int], list[int]] = {}
         self._tags = {(layer, s): tags(layer=layer, stage=s) for layer in range(self.n_layers)
                       for s in STAGES}
 
-    def _state(self, core, record: bool) -> CoreState:
-        owner_mask = np.zeros(self.part.layers[core.layer].hidden, dtype=bool)
-        owner_mask[core.neurons] = True
-        spikes = []
-        for t in range(self.steps):
-            y = self.outputs[core.layer][t]
-            spikes.append([] if y is None else [int(j) for j in y[owner_mask[y]]])
+    def _spikes_by_core(self) -> dict[int, list[list[int]]]:
+        """Per core: its neurons with non-zero y_t at each step, in the trace's order."""
+        out: dict[int, list[list[int]]] = {c.core: [] for c in self.part.cores}
+        for layer in range(self.n_layers):
+            owner = np.full(self.part.layers[layer].hidden, -1, dtype=np.int64)
+            cores = [c for c in self.part.cores if c.layer == layer]
+            for c in cores:
+                owner[c.neurons] = c.core
+            for y in self.outputs[layer]:
+                by_core = {c.core: [] for c in cores}
+                if y is not None:
+                    for neuron, core in zip(y.tolist(), owner[y].tolist(), strict=True):
+                        by_core[core].append(neuron)
+                for core, neurons in by_core.items():
+                    out[core].append(neurons)
+        return out
+
+    def _state(self, core, spikes: list[list[int]], record: bool) -> CoreState:
         if self.dense:  # every column holds all 3 x neurons weights, zeros included
             rows = 3 * len(core.neurons)
             w, r = [rows] * len(core.w_col_nnz), [rows] * len(core.r_col_nnz)
@@ -195,7 +208,7 @@ class EgruProgram(Program):
             st.walked[matrix] = []
             st.inputs[producer] = (offset, stage, service, min(service, default=0),
                                    st.walked[matrix], st.got[matrix])
-        st.w_walk_cycles = np.asarray(st.inputs[layer - 1][2], dtype=np.int64) - recv
+        st.w_walk_cycles = [c - recv for c in st.inputs[layer - 1][2]]
         return st
 
     def _column(self, n: int) -> Work:
@@ -309,7 +322,7 @@ class EgruProgram(Program):
         step = s.t + offset
         if not st.step <= step <= st.step + 1:
             raise RuntimeError(f"core {st.index} at step {st.step} got events for step {step}")
-        walked.append(s.neurons)
+        walked.extend(s.neurons)
         busy = sum(map(service.__getitem__, s.neurons))
         if spacing <= fastest:  # each packet is in before the one ahead is served
             end = start + busy
@@ -343,13 +356,24 @@ class EgruProgram(Program):
             st.chunks_issued += 1
             st.chunks_free -= 1
 
-    def _walk(self, core, st: CoreState, cols: np.ndarray, interrupts: int):
+    def _x0_chunk(self, t: int, k: int | None = None) -> list[int]:
+        """The non-zero inputs of x_t (in chunk ``k`` of the embedding), once for every core."""
+        cols = self._x0_columns.get((t, k))
+        if cols is None:
+            idx = self._x0.step(t)[0]
+            if k is not None:
+                lo, hi = k * self._chunk_values, (k + 1) * self._chunk_values
+                idx = idx[(idx >= lo) & (idx < hi)]
+            cols = self._x0_columns[(t, k)] = idx.tolist()
+        return cols
+
+    def _walk(self, core, st: CoreState, cols: list[int], interrupts: int):
         """Interrupts taken and the columns of ``cols`` walked, in one action (charged at the
         end with the events' walks, see settle)."""
-        st.walked["W"].append(cols)
+        st.walked["W"].extend(cols)
         st.interrupts += interrupts
         recv = self._recv.cycles * interrupts
-        walk = int(st.w_walk_cycles[cols].sum())
+        walk = sum(map(st.w_walk_cycles.__getitem__, cols))
         st.stage_cycles["communication"] += recv
         st.stage_cycles["input_matmul"] += walk
         return self.spend(core, self._no_work["input_matmul"],
@@ -357,9 +381,7 @@ class EgruProgram(Program):
                           label="input_matmul")
 
     def _on_chunk(self, core, st: CoreState, t: int, k: int):
-        idx, _ = self._x0.step(t)
-        lo, hi = k * self._chunk_values, (k + 1) * self._chunk_values
-        cols = idx[(idx >= lo) & (idx < hi)]
+        cols = self._x0_chunk(t, k)
         yield self._walk(core, st, cols, 1)  # one DMA-completion interrupt
         st.got["W"][t] += len(cols)
         st.missing[t] -= 1
@@ -367,7 +389,7 @@ class EgruProgram(Program):
         yield from self._issue_chunks(core, st)
 
     def _on_host_input(self, core, st: CoreState, t: int, packets: int):
-        cols = self._x0.step(t)[0]
+        cols = self._x0_chunk(t)
         yield self._walk(core, st, cols, packets)
         st.got["W"][t] += len(cols)
         st.missing[t] -= 1
@@ -441,7 +463,7 @@ class EgruProgram(Program):
                 if not walked:
                     continue
                 nnz = np.asarray(st.w_nnz if matrix == "W" else st.r_nnz, dtype=np.int64)
-                columns = nnz[np.concatenate(walked)]  # stored weights of each walked column
+                columns = nnz[np.array(walked, dtype=np.int64)]  # each walked column's weights
                 walks = (self._column(int(nnz[0])).scaled(len(columns)) if self.dense
                          else self.cost.csr_columns(columns))
                 self.count(core, walks, self._tags[(st.layer, stage)])

@@ -116,7 +116,8 @@ class CoreState:
     missing: list[int] = field(default_factory=list)
     chunks_issued: int = 0
     chunks_free: int = 2
-    stage_cycles: Counter = field(default_factory=Counter)
+    #: busy cycles per stage (a plain dict, every stage but waiting: the hot path adds to it)
+    stage_cycles: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES[:-1], 0))
     finish: list[int] = field(default_factory=list)
     received: list[tuple[int, int, int]] | None = None  # (layer, step, neuron) when recording
     #: per matrix ("W", "R"): the columns the served events walked (charged at the end, see

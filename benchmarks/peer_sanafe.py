@@ -23,7 +23,8 @@ CPU-second of the simulation (trace and partition made beforehand, as SANA-FE's 
 built before ``sim``). A synaptic operation in both: one weight applied to one arriving event.
 
 Both CPU times are ``time.process_time()`` of the same process, best of ``--repeat`` runs of
-each, the two simulators taking turns, with the process pinned to one CPU (where the OS
+each (after a full garbage collection, so no run pays for the one before), the two
+simulators taking turns, with the process pinned to one CPU (where the OS
 allows it): so the ratio compares like with like on the machine of the run, and a noisy
 moment (another process, a migration between CPUs) costs one run, not the comparison. The
 script prints both rates and ``nmsim / SANA-FE``; the target is a ratio of at least 1. The
@@ -39,11 +40,14 @@ reports as a skipped benchmark.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from importlib.resources import files
@@ -106,6 +110,7 @@ def sanafe_rate(steps: int = 1000, repeat: int = 1) -> Rate:
                 k += 1
         chip = sanafe.SpikingChip(arch)
         chip.load(snn)
+        gc.collect()
         t0 = time.process_time()
         result = chip.sim(steps)
         best = min(best, time.process_time() - t0)
@@ -126,6 +131,7 @@ def nmsim_rate(pes: int = 150, steps: int = 8, repeat: int = 1) -> Rate:
     macs = round(sum(o.effective_macs for o in trace_ops(trace)) * trace.meta.n_steps)
     best = math.inf
     for _ in range(max(1, repeat)):
+        gc.collect()
         t0 = time.process_time()
         run = simulate_partition(trace, part, chip)
         best = min(best, time.process_time() - t0)
@@ -138,21 +144,28 @@ def nmsim_rate(pes: int = 150, steps: int = 8, repeat: int = 1) -> Rate:
 def compare(steps: int = 1000, pes: int = 150, egru_steps: int = 8, repeat: int = 3
             ) -> tuple[Rate, Rate]:
     """SANA-FE's rate and nmsim's, best of ``repeat`` runs of each, taking turns on one CPU."""
-    _pin()
     peer = ours = None
-    for _ in range(max(1, repeat)):
-        p, o = sanafe_rate(steps), nmsim_rate(pes, egru_steps)
-        peer = p if peer is None or p.cpu_s < peer.cpu_s else peer
-        ours = o if ours is None or o.cpu_s < ours.cpu_s else ours
+    with _pinned():
+        for _ in range(max(1, repeat)):
+            p, o = sanafe_rate(steps), nmsim_rate(pes, egru_steps)
+            peer = p if peer is None or p.cpu_s < peer.cpu_s else peer
+            ours = o if ours is None or o.cpu_s < ours.cpu_s else ours
     return peer, ours
 
 
-def _pin() -> None:
-    """Keep the process on the CPU it runs on (no migrations between the runs compared)."""
-    if hasattr(os, "sched_setaffinity"):
-        allowed = os.sched_getaffinity(0)
-        if len(allowed) > 1:
-            os.sched_setaffinity(0, {min(allowed)})
+@contextmanager
+def _pinned() -> Iterator[None]:
+    """Keep the process on one CPU (no migrations between the runs compared), then let it
+    run where it did."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def measure(steps: int = 1000, pes: int = 150, egru_steps: int = 8, repeat: int = 3

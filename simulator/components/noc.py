@@ -145,7 +145,8 @@ class Noc(Component):
         self.graph = graph.to_directed() if not graph.is_directed() else graph
         self.link_free_at: dict[tuple[Node, Node], int] = dict.fromkeys(self.graph.edges, 0)
         self._traffic: Counter = Counter()  # (plan, bits) -> packets sent (plans by identity)
-        self._link_cycles: dict[int, int] = {}
+        self._link_cycles: dict[int, int] = {}  # by packet bits
+        self._sizes: dict[int, tuple[int, int]] = {}  # by payload bits: (bits, link cycles)
         self._endpoints: dict[str, tuple[Node, Callable[[Packet], None]]] = {}
         self._at_node: dict[Node, list[str]] = {}
         self._trees = _shared_trees(config.routing, tuple(self.graph.edges))
@@ -326,28 +327,31 @@ class Noc(Component):
         if count < 1:
             raise ValueError(f"{self.name}: a train needs count >= 1, got {count}")
         dsts = tuple(dsts)
-        bits, link_cycles = self._size(payload_bits)
+        bits, link_cycles = self._sizes.get(payload_bits) or self._size(payload_bits)
         if tail is not None:
             return self._send_with_tail(src, dsts, payload_bits, bits, link_cycles, data, tags,
                                         count, spacing, tail)
         plan = self._plans.get((src, dsts)) or self._plan(src, dsts)
-        p = self._packet(src, plan, payload_bits, bits, link_cycles, data, tags, count, spacing)
+        critical = self.engine.critical
+        p = Packet(next(self._ids), src, plan.dsts, payload_bits, bits, link_cycles, data, tags,
+                   self.env.now, count, spacing,
+                   None if critical is None else critical.cause_of(src))
+        self.expected += len(plan.dsts)
         self._account(plan, bits, tags, count)
         self._arrive(_Hop(p, plan.steps, plan.src_node, None))
         return p
 
     def _size(self, payload_bits: int) -> tuple[int, int]:
-        """A packet's bits, and the chip-clock cycles it holds each link."""
+        """A packet's bits, and the chip-clock cycles it holds each link (kept by payload)."""
         cfg = self.config
+        if not 0 <= payload_bits <= cfg.max_payload_bits:
+            raise ValueError(f"{self.name}: payload of {payload_bits} bits outside "
+                             f"[0, {cfg.max_payload_bits}]")
         bits = cfg.header_bits + payload_bits
-        link_cycles = self._link_cycles.get(bits)
-        if link_cycles is None:
-            if not 0 <= payload_bits <= cfg.max_payload_bits:
-                raise ValueError(f"{self.name}: payload of {payload_bits} bits outside "
-                                 f"[0, {cfg.max_payload_bits}]")
-            link_cycles = self.engine.to_cycles(-(-bits // cfg.link_width_bits), cfg.clock_hz)
-            self._link_cycles[bits] = link_cycles
-        return bits, link_cycles
+        link_cycles = self.engine.to_cycles(-(-bits // cfg.link_width_bits), cfg.clock_hz)
+        self._link_cycles[bits] = link_cycles
+        size = self._sizes[payload_bits] = (bits, link_cycles)
+        return size
 
     def _packet(self, src: str, plan: _Plan, payload_bits: int, bits: int, link_cycles: int,
                 data: Any, tags: Tags, count: int, spacing: int, delay: int = 0) -> Packet:

@@ -85,7 +85,8 @@ class Packet:
     #: when recording the critical path: the node that sent it (or, for a packet relayed by
     #: a gateway, the packet it relays); see simulator.critical_path
     cause: Any = None
-    #: a train whose last packet goes on to more destinations: (that packet, its route plan)
+    #: a train whose last packet goes on to more destinations: (that packet, its route plan's
+    #: steps, the source node)
     tail: Any = None
 
     @property
@@ -397,9 +398,8 @@ class Noc(Component):
         q = self._packet(src, rest, payload_bits, bits, link_cycles, tail.data, tags, 1, 0,
                          behind)
         self._account(rest, bits, tags, 1)
-        p.tail = (q, rest.steps)
-        self._arrive(_Hop(p, train.steps, train.src_node, None), self._arrive_forking)
-        self._fork(p, train.src_node, behind)
+        p.tail = (q, rest.steps, train.src_node)
+        self._arrive(_Hop(p, train.steps, train.src_node, None))
         return p
 
     def _tail_plan(self, src: str, dsts: tuple[str, ...], tail_dsts: tuple
@@ -452,12 +452,18 @@ class Noc(Component):
         charges = self._charges[(plan, bits, tags)] = tuple(out)
         return charges
 
-    def _arrive(self, hop: _Hop, onward: Callable[[_Hop], None] | None = None) -> None:
+    def _arrive(self, hop: _Hop) -> None:
         """``hop.packet`` reaches router ``hop.node``: deliver it to the endpoints there and
-        forward it on every link of the tree below, each a FIFO server (its hops handled by
-        ``onward``, by default this)."""
-        p, steps = hop.packet, hop.steps
-        here, links = steps[hop.node]
+        forward it on every link of the tree below, each a FIFO server. A train with a
+        :class:`Tail` also lets its last packet go on alone where its plan leaves the train's
+        tree here, when that packet is in: ``count - 1`` link holds behind the head (each
+        link of the train held it that long; at the source, the sender wrote it then)."""
+        p, steps, node = hop.packet, hop.steps, hop.node
+        here, links = steps[node]
+        if p.tail is not None and node in p.tail[1]:
+            q, rest, source = p.tail
+            gap = p.spacing if node == source else max(p.link_cycles, p.spacing)
+            self.env.schedule(_Hop(q, rest, node, self._arrive), NORMAL, (p.count - 1) * gap)
         if here:
             self.delivered += len(here)
             self.delivered_packets += p.count * len(here)
@@ -474,7 +480,7 @@ class Noc(Component):
         ser = p.link_cycles
         hold = ser * p.count if p.spacing <= ser else ser + (p.count - 1) * p.spacing
         after = ser + self._router_cycles - now
-        schedule, arrive = env.schedule, onward or self._arrive
+        schedule, arrive = env.schedule, self._arrive
         timeline = self.engine.timeline
         for nxt, link in links:
             start = free_at[link]
@@ -485,21 +491,6 @@ class Noc(Component):
                 timeline.span(f"{self.name}.link{link[0]}->{nxt}", f"pkt{p.id}", start,
                               start + hold)
             schedule(_Hop(p, steps, nxt, arrive), NORMAL, start + after)
-
-    def _arrive_forking(self, hop: _Hop) -> None:
-        """A train with a :class:`Tail` reaches a router: as :meth:`_arrive`, and where the
-        last packet leaves the train's tree here, it goes on alone when it is in: ``count -
-        1`` link holds behind the head (each link of the train held it that long)."""
-        self._arrive(hop, self._arrive_forking)
-        p = hop.packet
-        self._fork(p, hop.node, (p.count - 1) * max(p.link_cycles, p.spacing))
-
-    def _fork(self, p: Packet, node: Node, behind: int) -> None:
-        """The last packet of ``p`` leaves its tree at ``node``, ``behind`` cycles after the
-        head, if its route plan goes on from there."""
-        q, steps = p.tail
-        if node in steps:
-            self.env.schedule(_Hop(q, steps, node, self._arrive), NORMAL, behind)
 
     def _deliver_recorded(self, p: Packet, here: tuple, critical) -> None:
         """Deliver ``p`` to the endpoints ``here``, noting each delivery (exactly-once tests)

@@ -91,18 +91,17 @@ def simulate(workload: Any, mapping: Mapping, program: ProgramFactory, chip: Chi
     every core's fit and simulates anyway ("what if it fitted"). ``critical_path`` records
     the nodes and segments that ``run.critical.chain(key)`` walks back from the program's
     milestones (:meth:`Program.milestone`)."""
-    box: list[Program] = []
+    def unbound(core, item):  # the program is made on the built system, then bound
+        raise RuntimeError(f"{core.name} got {item!r} before its program was bound")
 
-    def handler(core, item):
-        return box[0].handle(core, item)
-
-    system = chip.build(mapping.n_cores, handler, timeline=timeline,
+    system = chip.build(mapping.n_cores, unbound, timeline=timeline,
                         record_deliveries=record_deliveries)
     if critical_path:
         CriticalPathRecorder(system.engine).attach(system.cores)
     fits = mapping.load(system, check_only=memory == "check")
     prog = program(system, mapping, workload)
-    box.append(prog)
+    for core in system.cores:
+        core.handler = prog.handle
     prog.start()
     system.engine.run()
     prog.settle()

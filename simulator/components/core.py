@@ -71,14 +71,14 @@ class Core(Component):
         critical = self.engine.critical
         if critical is not None:
             return (yield from self._serve_recorded(critical))
-        items = self.inbox.items
+        items, handler = self.inbox.items, self.handler
         while True:
             if not items:
                 self._wake = self.env.event()
                 yield self._wake
             item = items.popleft()
             self.current = item
-            result = self.handler(self, item)
+            result = handler(self, item)
             if type(result) is GeneratorType:
                 yield from result
             elif result is not None:

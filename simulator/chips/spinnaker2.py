@@ -329,7 +329,7 @@ def gateway_name(chip: int) -> str:
 @dataclass(frozen=True)
 class _Relay:
     """A packet on its way to PEs of other chips, via the gateways: the train to ``dsts``, and
-    its last packet to ``tail.dsts`` as well (both by chip)."""
+    its last packet, carrying ``tail_data``, to ``tail_dsts`` as well (both by chip)."""
 
     data: Any
     dsts: dict[int, tuple[str, ...]]
@@ -337,7 +337,8 @@ class _Relay:
     tags: Tags
     count: int = 1
     spacing: int = 0
-    tail: Tail | None = None
+    tail_data: Any = None
+    tail_dsts: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -403,8 +404,8 @@ class Spinnaker2System:
             noc.send(name, local, payload_bits, data, tags, count, spacing,
                      Tail(tail.data, tail_local) if tail_local else None)
         if remote:  # the gateway takes the train, the rest of the tail's route with it
-            relay = _Relay(data, remote, payload_bits, tags, count, spacing,
-                           Tail(tail.data, tail_remote) if tail_remote else None)
+            relay = _Relay(data, remote, payload_bits, tags, count, spacing, tail.data,
+                           tail_remote)
             noc.send(name, gateway, payload_bits, relay, tags, count, spacing)
         elif tail_remote:  # the gateway takes the last packet only
             relay = _Relay(tail.data, tail_remote, payload_bits, tags)
@@ -433,23 +434,20 @@ class Spinnaker2System:
     def _from_chip(self, chip: int):
         def deliver(p: Packet) -> None:
             relay: _Relay = p.data
-            tail, rest = relay.tail, {}
-            if tail is not None:
-                rest = {c: v for c, v in tail.dsts.items() if c not in relay.dsts}
+            rest = {c: v for c, v in relay.tail_dsts.items() if c not in relay.dsts}
             self.board.send(gateway_name(chip), [gateway_name(c) for c in relay.dsts],
                             relay.payload_bits, relay, relay.tags, relay.count, relay.spacing,
-                            Tail(_Relay(tail.data, rest, relay.payload_bits, relay.tags),
+                            Tail(_Relay(relay.tail_data, rest, relay.payload_bits, relay.tags),
                                  tuple(gateway_name(c) for c in rest)) if rest else None)
         return deliver
 
     def _from_board(self, chip: int):
         def deliver(p: Packet) -> None:
             relay: _Relay = p.data
-            tail = relay.tail
-            rest = tail.dsts.get(chip) if tail is not None else None
+            rest = relay.tail_dsts.get(chip)
             self.nocs[chip].send(gateway_name(chip), relay.dsts[chip], relay.payload_bits,
                                  relay.data, relay.tags, relay.count, relay.spacing,
-                                 Tail(tail.data, rest) if rest else None)
+                                 Tail(relay.tail_data, rest) if rest else None)
         return deliver
 
     def load(self, core: int, program_bytes: int, regions: Mapping[str, int],

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -101,7 +101,7 @@ class Tail:
     names on a :class:`Noc`, core indices on a system), carrying ``data`` there."""
 
     data: Any
-    dsts: tuple
+    dsts: Sequence
 
 
 class _Hop:
@@ -146,7 +146,6 @@ class Noc(Component):
         self.graph = graph.to_directed() if not graph.is_directed() else graph
         self.link_free_at: dict[tuple[Node, Node], int] = dict.fromkeys(self.graph.edges, 0)
         self._traffic: Counter = Counter()  # (plan, bits) -> packets sent (plans by identity)
-        self._link_cycles: dict[int, int] = {}  # by packet bits
         self._sizes: dict[int, tuple[int, int]] = {}  # by payload bits: (bits, link cycles)
         self._endpoints: dict[str, tuple[Node, Callable[[Packet], None]]] = {}
         self._at_node: dict[Node, list[str]] = {}
@@ -333,12 +332,8 @@ class Noc(Component):
             return self._send_with_tail(src, dsts, payload_bits, bits, link_cycles, data, tags,
                                         count, spacing, tail)
         plan = self._plans.get((src, dsts)) or self._plan(src, dsts)
-        critical = self.engine.critical
-        p = Packet(next(self._ids), src, plan.dsts, payload_bits, bits, link_cycles, data, tags,
-                   self.env.now, count, spacing,
-                   None if critical is None else critical.cause_of(src))
-        self.expected += len(plan.dsts)
-        self._account(plan, bits, tags, count)
+        p = self._packet(src, plan, payload_bits, bits, link_cycles, data, tags, count, spacing)
+        self._account(plan, bits, link_cycles, tags, count)
         self._arrive(_Hop(p, plan.steps, plan.src_node, None))
         return p
 
@@ -350,25 +345,28 @@ class Noc(Component):
                              f"[0, {cfg.max_payload_bits}]")
         bits = cfg.header_bits + payload_bits
         link_cycles = self.engine.to_cycles(-(-bits // cfg.link_width_bits), cfg.clock_hz)
-        self._link_cycles[bits] = link_cycles
         size = self._sizes[payload_bits] = (bits, link_cycles)
         return size
 
     def _packet(self, src: str, plan: _Plan, payload_bits: int, bits: int, link_cycles: int,
                 data: Any, tags: Tags, count: int, spacing: int, delay: int = 0) -> Packet:
+        """A packet (train) from ``src`` along ``plan``, leaving ``delay`` cycles from now;
+        its deliveries counted as expected."""
         critical = self.engine.critical
         self.expected += len(plan.dsts)
         return Packet(next(self._ids), src, plan.dsts, payload_bits, bits, link_cycles, data,
                       tags, self.env.now + delay, count, spacing,
                       None if critical is None else critical.cause_of(src))
 
-    def _account(self, plan: _Plan, bits: int, tags: Tags, count: int) -> None:
+    def _account(self, plan: _Plan, bits: int, link_cycles: int, tags: Tags, count: int
+                 ) -> None:
         """Charge ``count`` packets of ``bits`` on ``plan`` (injection, every link of its
         tree) and count them as sent."""
         if plan.injects:
             self.sent += 1
             self.packets += count
-        charges = self._charges.get((plan, bits, tags)) or self._prepare(plan, bits, tags)
+        charges = (self._charges.get((plan, bits, tags))
+                   or self._prepare(plan, bits, link_cycles, tags))
         for entry, per_packet in charges:  # inject, and hop if the route has links
             entry[0] += per_packet[0] * count
             entry[1] += per_packet[1] * count
@@ -386,18 +384,18 @@ class Noc(Component):
         if train is None:  # only the last packet: a packet of its own, sent when written
             q = self._packet(src, rest, payload_bits, bits, link_cycles, tail.data, tags, 1, 0,
                              behind)
-            self._account(rest, bits, tags, 1)
+            self._account(rest, bits, link_cycles, tags, 1)
             self.env.schedule(_Hop(q, rest.steps, rest.src_node, self._arrive), NORMAL, behind)
             return q
         p = self._packet(src, train, payload_bits, bits, link_cycles, data, tags, count,
                          spacing)
-        self._account(train, bits, tags, count)
+        self._account(train, bits, link_cycles, tags, count)
         if not rest.dsts:  # every tail destination has the train
             self._arrive(_Hop(p, train.steps, train.src_node, None))
             return p
         q = self._packet(src, rest, payload_bits, bits, link_cycles, tail.data, tags, 1, 0,
                          behind)
-        self._account(rest, bits, tags, 1)
+        self._account(rest, bits, link_cycles, tags, 1)
         p.tail = (q, rest.steps, train.src_node)
         self._arrive(_Hop(p, train.steps, train.src_node, None))
         return p
@@ -436,7 +434,7 @@ class Noc(Component):
         self._tail_plans[key] = (train, rest)
         return train, rest
 
-    def _prepare(self, plan: _Plan, bits: int, tags: Tags) -> tuple:
+    def _prepare(self, plan: _Plan, bits: int, link_cycles: int, tags: Tags) -> tuple:
         """Ledger entries a packet of ``bits`` on ``plan`` adds to, with what one packet adds
         to each ``(count, cycles, energy_pj)``: injection, and every link of the tree."""
         cfg, ledger = self.config, self.engine.ledger
@@ -447,7 +445,7 @@ class Noc(Component):
         hops = len(plan.edges)
         if hops:
             out.append((ledger.accumulator(self.name, "hop", Category.COMMUNICATION, tags),
-                        (hops, hops * (self._link_cycles[bits] + self._router_cycles),
+                        (hops, hops * (link_cycles + self._router_cycles),
                          hops * (cfg.hop_energy_pj + bits * cfg.hop_energy_per_bit_pj))))
         charges = self._charges[(plan, bits, tags)] = tuple(out)
         return charges

@@ -1,8 +1,8 @@
 """nmsim's EGRU against SANA-FE, per synaptic operation per CPU-second, in one run.
 
 Run: ``pip install -e ".[bench]"`` once (SANA-FE 2.2.9 from PyPI), then
-``python benchmarks/peer_sanafe.py [--steps 1000] [--pes 150] [--egru-steps 8] [--repeat 3]
-[--json]`` (about 40 s on 2 cores). Issue 13, item 1.
+``python benchmarks/peer_sanafe.py [--steps 1000] [--pes 150] [--egru-steps 8] [--repeat 5]
+[--json]`` (about 50 s on 2 cores). Issue 13, item 1.
 
 The peer. SANA-FE (Boyle et al., "SANA-FE: Simulating Advanced Neuromorphic Architectures for
 Fast Exploration", IEEE TCAD 2025; https://github.com/SLAM-Lab/SANA-FE) simulates spiking
@@ -141,7 +141,7 @@ def nmsim_rate(pes: int = 150, steps: int = 8, repeat: int = 1) -> Rate:
     return Rate(f"nmsim EGRU paper model, {pes} SpiNNaker2 PEs, {steps} steps", macs, best)
 
 
-def compare(steps: int = 1000, pes: int = 150, egru_steps: int = 8, repeat: int = 3
+def compare(steps: int = 1000, pes: int = 150, egru_steps: int = 8, repeat: int = 5
             ) -> tuple[Rate, Rate]:
     """SANA-FE's rate and nmsim's, best of ``repeat`` runs of each, taking turns on one CPU."""
     peer = ours = None
@@ -168,7 +168,7 @@ def _pinned() -> Iterator[None]:
         os.sched_setaffinity(0, allowed)
 
 
-def measure(steps: int = 1000, pes: int = 150, egru_steps: int = 8, repeat: int = 3
+def measure(steps: int = 1000, pes: int = 150, egru_steps: int = 8, repeat: int = 5
             ) -> dict[str, float]:
     peer, ours = compare(steps, pes, egru_steps, repeat)
     return {
@@ -187,7 +187,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000, help="SANA-FE timesteps (1000)")
     parser.add_argument("--pes", type=int, default=150, help="EGRU point's PEs (150)")
     parser.add_argument("--egru-steps", type=int, default=8, help="EGRU timesteps (8)")
-    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs each (3)")
+    parser.add_argument("--repeat", type=int, default=5, help="best of this many runs each (5)")
     parser.add_argument("--json", action="store_true", help="print measure()'s dict as JSON")
     args = parser.parse_args()
     try:
